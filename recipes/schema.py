@@ -1,0 +1,59 @@
+"""The recipe: everything product-specific, as frozen pydantic models parsed once at the edge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Frozen(BaseModel):
+    """Base for configuration models: immutable, no unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PrintLayout(Frozen):
+    """Where and how the printer puts the human-readable text, relative to the DataMatrix.
+
+    Offsets are in the code's own frame (x along the code's top edge, y down its left edge),
+    so the text region follows the code when the carton is shifted or rotated.
+    """
+
+    lines: tuple[str, ...] = ("GTIN {gtin}", "SN {serial}", "LOT {lot}", "EXP {expiry_yyyy_mm}")
+    font: Literal["hershey_simplex", "hershey_duplex", "hershey_plain"] = "hershey_simplex"
+    text_height_mm: Annotated[float, Field(gt=0.5, le=10)] = 2.6
+    line_pitch_mm: Annotated[float, Field(gt=0.5, le=20)] = 4.0
+    offset_mm: tuple[float, float] = (4.0, 0.0)
+    stroke_mm: Annotated[float, Field(gt=0.05, le=2)] = 0.3
+
+
+class Inspection(Frozen):
+    """What the vision pipeline checks and with which limits."""
+
+    px_per_mm: Annotated[float, Field(gt=1, le=100)] = 10.0
+    decode_timeout_ms: Annotated[int, Field(ge=5, le=1000)] = 60
+    ocv_enabled: bool = True
+    ocv_min_score: Annotated[float, Field(gt=0, lt=1)] = 0.6
+
+
+class Recipe(Frozen):
+    """One product: selected by the PLC by number at batch change."""
+
+    number: Annotated[int, Field(ge=1, le=65535)]
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    version: Annotated[int, Field(ge=1)] = 1
+    gtin: Annotated[str, Field(pattern=r"^\d{14}$")]
+    positions: tuple[str, ...] = ("P1",)
+    consecutive_reject_limit: Annotated[int, Field(ge=1, le=1000)] = 5
+    print_layout: PrintLayout = PrintLayout()
+    inspection: Inspection = Inspection()
+
+    @field_validator("gtin")
+    @classmethod
+    def _gtin_check_digit(cls, value: str) -> str:
+        digits = [int(c) for c in value]
+        total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
+        if (10 - total % 10) % 10 != digits[-1]:
+            raise ValueError(f"GTIN {value} has a wrong check digit (expected {(10 - total % 10) % 10})")
+        return value
