@@ -37,3 +37,48 @@ class CounterSnapshot:
     def late(self) -> int:
         """Units whose verdict was not ready by the deadline."""
         return self.by_reason.get(Reason.LATE, 0)
+
+
+class Counters:
+    """The running counters the core keeps; `snapshot()` hands out a frozen copy."""
+
+    def __init__(self, start: CounterSnapshot | None = None) -> None:
+        start = start or CounterSnapshot()
+        self.total = start.total
+        self.good = start.good
+        self.rejected = start.rejected
+        self.by_reason: dict[Reason, int] = {r: start.by_reason.get(r, 0) for r in Reason}
+        self.by_position: dict[str, PositionCounts] = dict(start.by_position)
+
+    def add(self, verdict: str, reasons: frozenset[Reason], position: str) -> None:
+        """Count one final verdict."""
+        good = verdict == "good"
+        self.total += 1
+        if good:
+            self.good += 1
+        else:
+            self.rejected += 1
+        for reason in reasons:
+            self.by_reason[reason] += 1
+        p = self.by_position.get(position, PositionCounts())
+        self.by_position[position] = PositionCounts(
+            total=p.total + 1, good=p.good + int(good), rejected=p.rejected + int(not good)
+        )
+
+    def reset(self) -> None:
+        """Start a new counting period (operator reset)."""
+        self.total = self.good = self.rejected = 0
+        self.by_reason = dict.fromkeys(Reason, 0)
+        self.by_position = {name: PositionCounts() for name in self.by_position}
+
+    def snapshot(self, *, consecutive_rejects: int = 0, alarm_active: bool = False) -> CounterSnapshot:
+        """A frozen copy."""
+        return CounterSnapshot(
+            total=self.total,
+            good=self.good,
+            rejected=self.rejected,
+            by_reason=MappingProxyType(dict(self.by_reason)),
+            by_position=MappingProxyType(dict(self.by_position)),
+            consecutive_rejects=consecutive_rejects,
+            alarm_active=alarm_active,
+        )

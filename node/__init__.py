@@ -1,0 +1,1 @@
+"""tracenode: node package."""
