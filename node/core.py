@@ -162,6 +162,7 @@ class Core:
         self._link = _Link()
         self._alarm = _Alarm()
         self._loading: int | None = None  # RecipeRequest being loaded
+        self._recipe_answer: tuple[int, int] = (0, 0)  # (RecipeAck, RecipeError) last written
 
     # ------------------------------------------------------------ public face
 
@@ -185,6 +186,8 @@ class Core:
                 self._link.up = True
                 self._link.up_since = now
                 self._link.last_heartbeat_change = now
+                # Writes may have been lost with the link: restate every level output.
+                out.append(self._output_image())
                 if self._in_flight is not None:
                     # The strobe may never have reached the PLC: send the same count again;
                     # a PLC that already took it simply acknowledges it again.
@@ -269,15 +272,8 @@ class Core:
         # verdict is seen as new even after a node restart.
         self._result_count = inputs.result_ack
         self._alarm.reset_ack = inputs.alarm_reset_request
-        out.append(
-            WriteSignals(
-                (
-                    (Signal.RESULT_COUNT, self._result_count),
-                    (Signal.ALARM_ACTIVE, self._alarm.active),
-                    (Signal.ALARM_RESET_ACK, self._alarm.reset_ack),
-                )
-            )
-        )
+        out.append(self._output_image())
+        out.append(WriteSignals(((Signal.RESULT_COUNT, self._result_count),)))
         self._update_state(out)
         if inputs.recipe_request != 0:
             # The PLC selected a job before we (re)started: load it again.
@@ -481,6 +477,7 @@ class Core:
         self._loading = None
         self.job = job
         self._seen |= job.seen
+        self._recipe_answer = (job.request, 0)
         out.append(
             WriteSignals(
                 (
@@ -500,6 +497,7 @@ class Core:
         if self._loading is not None and request != self._loading:
             return
         self._loading = None
+        self._recipe_answer = (request, code)
         out.append(WriteSignals(((Signal.RECIPE_ERROR, code), (Signal.RECIPE_ACK, request))))
         out.append(
             Notice(
@@ -562,6 +560,19 @@ class Core:
             self._link.heartbeat_lost = True
             out.append(Notice("error", "PLC heartbeat lost", {"timeout_s": self.config.heartbeat_timeout_s}))
             self._update_state(out)
+
+    def _output_image(self) -> WriteSignals:
+        """Every level output (not the verdict strobe), to restate after (re)connecting."""
+        return WriteSignals(
+            (
+                (Signal.NODE_STATE, int(self.state)),
+                (Signal.ACTIVE_RECIPE, self.job.recipe.number if self.job is not None else 0),
+                (Signal.RECIPE_ACK, self._recipe_answer[0]),
+                (Signal.RECIPE_ERROR, self._recipe_answer[1]),
+                (Signal.ALARM_ACTIVE, self._alarm.active),
+                (Signal.ALARM_RESET_ACK, self._alarm.reset_ack),
+            )
+        )
 
     def _ack_due(self, unit: _Unit) -> float:
         # After a link outage the ack is read again before anything times out: the PLC's

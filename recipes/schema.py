@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import string
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vision.gs1 import gs1_check_digit
 
 
 class Frozen(BaseModel):
     """Base for configuration models: immutable, no unknown keys."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+PRINT_FIELDS = frozenset({"gtin", "serial", "lot", "expiry_yymmdd", "expiry_yyyy_mm", "expiry_dd_mm_yyyy"})
+"""Names a PrintLayout line may use in braces; ``vision.print_text.print_lines`` fills them in."""
 
 
 class PrintLayout(Frozen):
@@ -20,12 +27,34 @@ class PrintLayout(Frozen):
     so the text region follows the code when the carton is shifted or rotated.
     """
 
-    lines: tuple[str, ...] = ("GTIN {gtin}", "SN {serial}", "LOT {lot}", "EXP {expiry_yyyy_mm}")
+    lines: Annotated[tuple[str, ...], Field(min_length=1)] = (
+        "GTIN {gtin}",
+        "SN {serial}",
+        "LOT {lot}",
+        "EXP {expiry_yyyy_mm}",
+    )
     font: Literal["hershey_simplex", "hershey_duplex", "hershey_plain"] = "hershey_simplex"
     text_height_mm: Annotated[float, Field(gt=0.5, le=10)] = 2.6
     line_pitch_mm: Annotated[float, Field(gt=0.5, le=20)] = 4.0
     offset_mm: tuple[float, float] = (4.0, 0.0)
     stroke_mm: Annotated[float, Field(gt=0.05, le=2)] = 0.3
+
+    @field_validator("lines")
+    @classmethod
+    def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, line in enumerate(value):
+            if not line.strip():
+                raise ValueError(f"line {index} is blank; every printed line needs text for OCV to check")
+            try:
+                fields = [name for _, name, _, _ in string.Formatter().parse(line) if name is not None]
+            except ValueError as error:
+                raise ValueError(f"line {index} {line!r} is not a valid format string: {error}") from None
+            for name in fields:
+                if name not in PRINT_FIELDS:
+                    raise ValueError(
+                        f"line {index} {line!r} uses {{{name}}}, expected one of {sorted(PRINT_FIELDS)}"
+                    )
+        return value
 
 
 class Inspection(Frozen):
@@ -52,8 +81,7 @@ class Recipe(Frozen):
     @field_validator("gtin")
     @classmethod
     def _gtin_check_digit(cls, value: str) -> str:
-        digits = [int(c) for c in value]
-        total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
-        if (10 - total % 10) % 10 != digits[-1]:
-            raise ValueError(f"GTIN {value} has a wrong check digit (expected {(10 - total % 10) % 10})")
+        expected = gs1_check_digit(value[:-1])
+        if value[-1] != str(expected):
+            raise ValueError(f"GTIN {value} has a wrong check digit (expected {expected})")
         return value
