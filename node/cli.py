@@ -1,14 +1,16 @@
-"""The `tracenode` command line: `sim`, `read`, `gs1`."""
+"""The `tracenode` command line: `sim`, `run`, `read`, `gs1`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", type=Path, help="write the report figures to this file")
     sim.add_argument("--db", type=Path, help="serial store (SQLite); default: a temporary file")
     sim.add_argument("--log", type=Path, help="write the JSON log (one line per unit) here")
+    run = sub.add_parser("run", help="run the node on a line (as the systemd service does)")
+    run.add_argument("--config", type=Path, required=True, help="node configuration (TOML)")
     read = sub.add_parser("read", help="decode GS1 DataMatrix codes in image files; one JSON line each")
     read.add_argument("images", nargs="+")
     gs1 = sub.add_parser("gs1", help="validate GS1 element strings, one per line; '-' reads stdin")
@@ -66,7 +70,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return read_command(args.images, sys.stdout)
     if args.command == "gs1":
         return gs1_command(sys.stdin, sys.stdout)
+    if args.command == "run":
+        return _run(args.config)
     return _sim(args)
+
+
+def _run(config_path: Path) -> int:
+    from node.assembly import build_node
+    from node.config import ConfigError, load_config
+
+    configure_logging()
+    log = structlog.get_logger("tracenode")
+    try:
+        config = load_config(config_path)
+        node = build_node(config)
+    except (ConfigError, ValueError) as exc:
+        log.error("configuration refused", error=str(exc))
+        return 2
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("node starting", plc=config.plc.url, store=str(config.store.path))
+        await node.run(stop)
+        log.info("node stopped")
+
+    asyncio.run(serve())
+    return 0
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -102,7 +134,7 @@ def _sim(args: argparse.Namespace) -> int:
                     SimRun(settings=settings, db_path=args.db),
                     progress=lambda done, total: bar.update(task, completed=done),
                 )
-            )
+            ).report
     Console().print(report_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report.as_json(), indent=2) + "\n")

@@ -21,6 +21,7 @@ import numpy as np
 import structlog
 
 from drivers.base import SignalDriver
+from drivers.camera import Camera
 from drivers.errors import DriverError
 from drivers.signals import Signal, SignalValue
 from node.core import Core
@@ -52,15 +53,8 @@ log = structlog.get_logger("tracenode")
 T = TypeVar("T")
 
 Inspect = Callable[[np.ndarray, Job], InspectionResult]
+WarmUp = Callable[[Job], None]
 LoadJobFn = Callable[[LoadJob], Awaitable[JobLoaded | JobRefused]]
-
-
-class Camera(Protocol):
-    """What the runner needs from a camera source (drivers/camera.py)."""
-
-    async def capture(self, tracking_id: int, *, timeout_s: float) -> np.ndarray:
-        """The frame of this unit."""
-        ...
 
 
 class Observer(Protocol):
@@ -91,13 +85,21 @@ class CycleStats:
     cycles: int = 0
     overruns: int = 0
     jitter_s: list[float] = field(default_factory=list)
+    read_s: list[float] = field(default_factory=list)  # one PLC input read
+    core_s: list[float] = field(default_factory=list)  # the core deciding one cycle's events
+    write_s: list[float] = field(default_factory=list)  # one PLC output write
 
     def add(self, lateness: float) -> None:
-        """Record one cycle's lateness (kept bounded: the last 100k cycles)."""
+        """Record one cycle's lateness."""
         self.cycles += 1
-        if len(self.jitter_s) >= 100_000:
-            del self.jitter_s[:50_000]
-        self.jitter_s.append(lateness)
+        _bounded_append(self.jitter_s, lateness)
+
+
+def _bounded_append(samples: list[float], value: float) -> None:
+    # Keep the most recent 100k samples: a node runs for months.
+    if len(samples) >= 100_000:
+        del samples[:50_000]
+    samples.append(value)
 
 
 class Runner:
@@ -110,6 +112,7 @@ class Runner:
         driver: SignalDriver,
         camera: Camera,
         inspect: Inspect,
+        warm_up: WarmUp | None = None,
         load_job: LoadJobFn,
         store: SerialStore,
         config: RunnerConfig | None = None,
@@ -119,6 +122,7 @@ class Runner:
         self.driver = driver
         self.camera = camera
         self.inspect = inspect
+        self.warm_up = warm_up
         self.load_job = load_job
         self.store = store
         self.config = config or RunnerConfig()
@@ -135,6 +139,7 @@ class Runner:
         self._store_pool: Executor = ThreadPoolExecutor(1, thread_name_prefix="store")
         self._store_writes: set[asyncio.Future[None]] = set()
         self._capture_ms: dict[int, float] = {}
+        self.capture_ms: list[float] = []  # every capture's duration, for benchmarks
         self._wall_offset = time.time() - time.monotonic()
 
     # ------------------------------------------------------------ public
@@ -150,15 +155,14 @@ class Runner:
         try:
             while not stop.is_set():
                 start = time.monotonic()
-                self.stats.add(max(0.0, start - next_at))
+                lateness = start - next_at
+                self.stats.add(max(0.0, lateness))
+                if lateness > period:
+                    # An overrun: re-anchor instead of bursting to catch up the lost slots.
+                    self.stats.overruns += int(lateness / period)
+                    next_at = start
                 await self._cycle()
                 next_at += period
-                now = time.monotonic()
-                if now > next_at:
-                    # An overrun: skip the lost slots instead of bursting to catch up.
-                    missed = int((now - next_at) / period) + 1
-                    self.stats.overruns += missed
-                    next_at += missed * period
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         finally:
             await self._shutdown()
@@ -168,18 +172,23 @@ class Runner:
     async def _cycle(self) -> None:
         events: list[Event] = []
         if self._connected:
+            t0 = time.perf_counter()
             try:
                 events.append(PlcSignals(await self.driver.read_inputs()))
             except DriverError as exc:
                 self._link_lost(exc, events)
+            else:
+                _bounded_append(self.stats.read_s, time.perf_counter() - t0)
         elif self._connecting is None and time.monotonic() >= self._reconnect_at:
             self._connecting = asyncio.create_task(self._connect())
         while self._inbox:
             events.append(self._inbox.popleft())
         now = time.monotonic()
+        t0 = time.perf_counter()
         commands: list[Command] = []
         for event in events or [Tick()]:
             commands += self.core.handle(event, now)
+        _bounded_append(self.stats.core_s, time.perf_counter() - t0)
         await self._execute(commands)
 
     async def _execute(self, commands: list[Command]) -> None:
@@ -211,12 +220,15 @@ class Runner:
                 case Notice(level=level, event=event, fields=fields):
                     getattr(log, level)(event, **fields)
         if writes and self._connected:
+            t0 = time.perf_counter()
             try:
                 await self.driver.write_outputs(writes)
             except DriverError as exc:
                 lost: list[Event] = []
                 self._link_lost(exc, lost)
                 self._inbox.extend(lost)
+            else:
+                _bounded_append(self.stats.write_s, time.perf_counter() - t0)
         if changed:
             for observer in self.observers:
                 observer.on_state(self.core)
@@ -255,7 +267,9 @@ class Runner:
         try:
             t0 = time.perf_counter()
             frame = await self.camera.capture(command.tracking_id, timeout_s=self.config.capture_timeout_s)
-            self._capture_ms[command.unit] = (time.perf_counter() - t0) * 1000
+            capture_ms = (time.perf_counter() - t0) * 1000
+            self._capture_ms[command.unit] = capture_ms
+            _bounded_append(self.capture_ms, capture_ms)
             result = await loop.run_in_executor(self._vision, self.inspect, frame, command.job)
         except Exception as exc:  # every fault path ends in a reject, never in a lost unit
             self._inbox.append(InspectionFailed(command.unit, f"{type(exc).__name__}: {exc}"))
@@ -265,6 +279,10 @@ class Runner:
     async def _load(self, command: LoadJob) -> None:
         try:
             answer = await self.load_job(command)
+            if isinstance(answer, JobLoaded) and self.warm_up is not None:
+                # Before the PLC hears "loaded", so the first unit of the batch is not late.
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._vision, self.warm_up, answer.job)
         except Exception as exc:  # a loader bug must still answer the PLC
             log.exception("job load failed", request=command.request)
             answer = JobRefused(command.request, code=2, message=f"internal error: {exc!r}")

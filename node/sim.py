@@ -17,24 +17,24 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from drivers.camera import SharedMemoryCamera
-
-from drivers.level4 import OpcUaLevel4Client
-from drivers.opcua_plc import OpcUaDriver
-from node.core import Core, CoreConfig
-from node.events import Decision, ResetAlarm, ResetCounters
-from node.jobs import JobLoader
-from node.runner import Runner, RunnerConfig
-from node.scada import ScadaPublisher
-from node.scada_server import ScadaServer
+from node.assembly import build_node
+from node.config import (
+    CameraConfig,
+    Level4Config,
+    LineTiming,
+    NodeConfig,
+    PlcConfig,
+    ScadaConfig,
+    StoreConfig,
+)
+from node.core import Core
+from node.events import Decision
+from node.runner import CycleStats
 from node.store import UnitRecord
-from node.store_sqlite import SqliteSerialStore
-from recipes.loader import RecipeBook
 from simulator.line import SimSettings, UnitTruth, run_line
 from simulator.net import free_port
 from simulator.plc import PhysicalCounts
 from simulator.report import Report, score
-from vision.pipeline import inspect_unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +43,22 @@ class SimRun:
 
     settings: SimSettings
     db_path: Path | None = None  # None: a fresh database in a temporary folder
-    cycle_s: float = 0.004
-    decide_margin_s: float = 0.03
+    cycle_ms: float = 4.0
+    decide_margin_ms: float = 30.0
     scada: bool = True
 
 
 ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SimOutcome:
+    """A finished run: the scored report plus the raw material for benchmarks."""
+
+    report: Report
+    stats: CycleStats
+    decisions: tuple[Decision, ...]
+    capture_ms: tuple[float, ...]
 
 
 class _Collector:
@@ -64,7 +74,7 @@ class _Collector:
         pass
 
 
-async def run_sim(run: SimRun, *, progress: ProgressFn | None = None) -> Report:
+async def run_sim(run: SimRun, *, progress: ProgressFn | None = None) -> SimOutcome:
     """Run the line and the node until every unit passed the reject station; score the result."""
     settings = run.settings
     ring = f"tracenode-{os.getpid()}-{int(time.time() * 1000) % 1_000_000}"
@@ -92,92 +102,60 @@ async def _run_node(
     urls: dict[str, str],
     conn: Connection,
     progress: ProgressFn | None,
-) -> Report:
-    tmp = None
-    db_path = run.db_path
-    if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="tracenode-sim-")
-        db_path = Path(tmp.name) / "serials.db"
-    store = SqliteSerialStore(db_path)
-    core = Core(
-        CoreConfig(
-            register_length=settings.register_length,
-            pitch_s=60.0 / settings.rate_per_min,
-            decide_margin_s=run.decide_margin_s,
+) -> SimOutcome:
+    with tempfile.TemporaryDirectory(prefix="tracenode-sim-") as tmp:
+        config = NodeConfig(
+            plc=PlcConfig(url=urls["plc_url"]),
+            line=LineTiming(
+                register_length=settings.register_length,
+                pitch_ms=60_000.0 / settings.rate_per_min,
+                decide_margin_ms=run.decide_margin_ms,
+            ),
+            camera=CameraConfig(source="shared_memory", ring=settings.ring_name),
+            level4=Level4Config(url=urls["level4_url"]),
+            store=StoreConfig(path=run.db_path or Path(tmp) / "serials.db"),
+            scada=ScadaConfig(enabled=run.scada, endpoint=f"opc.tcp://127.0.0.1:{free_port()}"),
+            cycle_ms=run.cycle_ms,
         )
+        collector = _Collector()
+        node = build_node(config, observers=(collector,))
+        stop = asyncio.Event()
+        task = asyncio.create_task(node.run(stop))
+        try:
+            truth, counts = await _follow_line(conn, task, settings.units, progress)
+            # Every unit has left the register; give the node a moment to read the last acks.
+            deadline = time.monotonic() + 2.0
+            while node.runner.core.pending and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+        finally:
+            stop.set()
+            await task
+    stats = node.runner.stats
+    return SimOutcome(
+        report=score(truth, collector.decisions, counts, stats.jitter_s),
+        stats=stats,
+        decisions=tuple(collector.decisions),
+        capture_ms=tuple(node.runner.capture_ms),
     )
-    collector = _Collector()
-    camera = SharedMemoryCamera(settings.ring_name)
-    scada: ScadaServer | None = None
-    observers: list[Any] = [collector]
-    runner_box: list[Runner] = []
-    if run.scada:
 
-        async def reset_counters() -> None:
-            runner_box[0].post(ResetCounters())
 
-        async def reset_alarm() -> None:
-            runner_box[0].post(ResetAlarm())
-
-        scada = ScadaServer(
-            endpoint=f"opc.tcp://127.0.0.1:{free_port()}",
-            positions=("P1",),
-            on_reset_counters=reset_counters,
-            on_reset_alarm=reset_alarm,
-        )
-        observers.append(ScadaPublisher(scada))
-    runner = Runner(
-        core=core,
-        driver=OpcUaDriver(urls["plc_url"]),
-        camera=camera,
-        inspect=inspect_unit,
-        load_job=lambda command: loader(command),
-        store=store,
-        config=RunnerConfig(cycle_s=run.cycle_s, capture_timeout_s=0.15),
-        observers=tuple(observers),
-    )
-    runner_box.append(runner)
-    loader = JobLoader(
-        book=RecipeBook.embedded(),
-        level4=OpcUaLevel4Client(urls["level4_url"]),
-        store=store,
-        in_store_thread=runner.run_in_store_thread,
-    )
-    stop = asyncio.Event()
-    try:
-        if scada is not None:
-            await scada.start()
-        task = asyncio.create_task(runner.run(stop))
-        conn.send("start")
-        truth: list[UnitTruth] = []
-        counts = PhysicalCounts()
-        while True:
-            message = await _next(conn, task)
-            kind = message[0]
-            if kind == "progress" and progress is not None:
-                progress(message[1], settings.units)
-            elif kind == "done":
-                truth = message[1]
-            elif kind == "counts":
-                counts = message[1]
-                break
-            elif kind == "error":
-                raise RuntimeError(f"simulated line failed: {message[1]}")
-        # Every unit has left the register; give the node a moment to read the last acks.
-        deadline = time.monotonic() + 2.0
-        while core.pending and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        stop.set()
-        await task
-    finally:
-        stop.set()
-        if scada is not None:
-            await scada.stop()
-        camera.close()
-        store.close()
-        if tmp is not None:
-            tmp.cleanup()
-    return score(truth, collector.decisions, counts, runner.stats.jitter_s)
+async def _follow_line(
+    conn: Connection, task: asyncio.Task[None], units: int, progress: ProgressFn | None
+) -> tuple[list[UnitTruth], PhysicalCounts]:
+    """Start the line and relay its progress until it reports the truth and its counts."""
+    conn.send("start")
+    truth: list[UnitTruth] = []
+    while True:
+        message = await _next(conn, task)
+        kind = message[0]
+        if kind == "progress" and progress is not None:
+            progress(message[1], units)
+        elif kind == "done":
+            truth = message[1]
+        elif kind == "counts":
+            return truth, message[1]
+        elif kind == "error":
+            raise RuntimeError(f"simulated line failed: {message[1]}")
 
 
 async def _receive(conn: Connection, kind: str, *, timeout_s: float) -> Any:

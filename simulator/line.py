@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import numpy as np
-from drivers.frame_ring import FrameRing
 
+from drivers.frame_ring import FrameRing
 from drivers.memory import SignalImage
 from recipes.loader import RecipeBook
 from recipes.schema import Recipe
@@ -71,6 +71,17 @@ class UnitTruth:
     late_verdicts: int
 
 
+def _fresh_ring(name: str) -> FrameRing:
+    """The camera's ring; one left behind by a crashed run of the same name is replaced."""
+    try:
+        return FrameRing.create(name, slots=RING_SLOTS, shape=FRAME_SHAPE)
+    except FileExistsError:
+        stale = FrameRing.attach(name)
+        stale.close()
+        stale.unlink()
+        return FrameRing.create(name, slots=RING_SLOTS, shape=FRAME_SHAPE)
+
+
 def run_line(settings: SimSettings, conn: Connection) -> None:
     """Process entry point: serve the line until the parent says stop."""
     try:
@@ -93,7 +104,7 @@ class _Line:
         self.plc = LinePlc(self.image, config)
         self.plc_server = PlcOpcUaServer(self.image, port=settings.plc_port)
         self.level4 = Level4Server(port=settings.level4_port, seed=settings.seed)
-        self.ring = FrameRing.create(settings.ring_name, slots=RING_SLOTS, shape=FRAME_SHAPE)
+        self.ring = _fresh_ring(settings.ring_name)
         self.units: dict[int, Unit] = {}
         self.frames: dict[int, Future[np.ndarray]] = {}
         # One render thread: cv2 and numpy release the GIL, and order keeps the rng reproducible.
@@ -151,6 +162,9 @@ class _Line:
             )
         for tracking_id in range(1, min(RENDER_AHEAD, self.settings.units) + 1):
             self._render(tracking_id)
+        # The first renders pay cv2's and zxing-cpp's start-up; the conveyor starts once they are
+        # done, so the camera is never behind the first triggers.
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in self.frames.values()))
         plc.start(time.monotonic())
         next_progress = 0.0
         while not plc.done:

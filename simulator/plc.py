@@ -53,6 +53,7 @@ class PhysicalCounts:
     verdicts_too_late: int = 0
     node_heartbeat_losses: int = 0
     line_stops: int = 0
+    max_scan_gap_ms: float = 0.0  # longest time between two PLC scans while running
 
 
 @dataclass(slots=True)
@@ -85,6 +86,7 @@ class LinePlc:
         self._node_heartbeat = (0, 0.0)
         self._node_alive = False
         self._alarm_since: float | None = None
+        self._last_scan: float | None = None
 
     # ------------------------------------------------------------ operator/HMI actions
 
@@ -117,6 +119,10 @@ class LinePlc:
 
     def scan(self, now: float) -> list[int]:
         """One PLC scan at time `now`; returns the tracking ids triggered in it (for the camera)."""
+        if self._running and self._last_scan is not None:
+            gap_ms = (now - self._last_scan) * 1000
+            self.counts.max_scan_gap_ms = max(self.counts.max_scan_gap_ms, gap_ms)
+        self._last_scan = now
         self._watch_node(now)
         self._take_verdict(now)
         self._reject_station(now)

@@ -48,6 +48,7 @@ class Report:
     physical_rejected: int = 0
     counts_match: bool = False
     no_verdict_at_plc: int = 0
+    plc_max_scan_gap_ms: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         """The figures with exactly the keys of the `--json` contract."""
@@ -98,6 +99,7 @@ def score(
         physical_rejected=counts.rejected,
         counts_match=(counts.passed == good and counts.rejected == len(decided) - good),
         no_verdict_at_plc=sum(1 for t in truth if t.verdict_code is None),
+        plc_max_scan_gap_ms=counts.max_scan_gap_ms,
     )
 
 
@@ -133,4 +135,5 @@ def report_table(report: Report) -> Table:
         table.add_row(
             "cycle jitter p99 / max ms", f"{jit['p99']:.2f} / {jit['max']:.2f}", "node cycle start lateness"
         )
+    table.add_row("simulated PLC longest scan gap ms", f"{report.plc_max_scan_gap_ms:.1f}", "")
     return table

@@ -93,3 +93,26 @@ def _verify(frame: npt.NDArray[np.uint8], code: CodeRead, ais: dict[str, str], j
         return True, f"scores {scores}"
     failed = ", ".join(repr(expected[i]) for i in result.failed_lines)
     return False, f"line(s) {failed} below {recipe.inspection.ocv_min_score} (scores {scores})"
+
+
+def warm_up(job: Job) -> None:
+    """Run every stage once on a synthetic frame, at job load, so the first unit pays no start-up cost.
+
+    numba compiles (or loads from its cache) on first call and cv2/zxing-cpp allocate their
+    buffers; done here, that happens while the line is stopped for the batch change.
+    """
+    recipe = job.recipe
+    frame = np.full((1024, 1280), 200, np.uint8)
+    read_datamatrix(frame, fallback_timeout_ms=recipe.inspection.decode_timeout_ms)
+    if recipe.inspection.ocv_enabled:
+        lines = print_lines(
+            recipe.print_layout, gtin=recipe.gtin, serial="WARMUP", lot=job.lot, expiry_yymmdd=job.expiry
+        )
+        verify_print(
+            frame,
+            corners=((500.0, 400.0), (600.0, 400.0), (600.0, 500.0), (500.0, 500.0)),
+            expected_lines=lines,
+            layout=recipe.print_layout,
+            px_per_mm=recipe.inspection.px_per_mm,
+            min_score=recipe.inspection.ocv_min_score,
+        )

@@ -14,7 +14,6 @@ from drivers.signals import Signal
 from simulator.net import free_port
 from simulator.plc_opcua import PlcOpcUaServer
 
-
 # One server for the module: an asyncua server takes seconds to build its address space.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from scripted import NO_READ, ScriptedPlc, good_result, line_config, make_job
 
-from drivers.signals import ACK_APPLIED, ACK_TOO_LATE, Signal
+from drivers.signals import ACK_APPLIED, ACK_TOO_LATE
 from node.core import Core
 from node.events import InspectionDone, InspectionFailed, JobLoaded, LinkDown, LinkUp, ResetAlarm, Tick
 from node.reasons import Reason
