@@ -19,11 +19,13 @@ applied it to the unit in time, so the node's counts equal what physically passe
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
 
 from drivers.signals import (
     ACK_APPLIED,
+    UINT32_MOD,
     PlcInputs,
     Signal,
     SignalValue,
@@ -104,10 +106,44 @@ class Stage(Enum):
     AWAITING_ACK = auto()
 
 
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where the previous run of the node stopped, from the store: so a restart loses no trigger.
+
+    `last_count` is the highest TriggerCount with a recorded verdict; `missing` are lower counts
+    that have none (units in flight when the node stopped). Every count after `last_count` up to
+    the PLC's counter at the first read was never seen by the node: all are recorded as missed.
+    """
+
+    last_count: int
+    missing: tuple[int, ...] = ()
+
+
+def resume_point(recent: Sequence[int], *, window: int = 256) -> Resume | None:
+    """The Resume for the trigger counts of the most recent records (newest first), or None if empty.
+
+    Only counts within `window` below the highest are checked for gaps, and none below the
+    oldest count given: older gaps belong to before this store's time.
+    """
+    if not recent:
+        return None
+    newest = recent[0]
+    half = UINT32_MOD // 2
+    last = (
+        newest
+        + max(((c - newest) % UINT32_MOD for c in recent if (c - newest) % UINT32_MOD < half), default=0)
+    ) % UINT32_MOD
+    behind = {(last - c) % UINT32_MOD for c in recent}
+    reach = max((d for d in behind if d < window), default=0)
+    missing = tuple((last - d) % UINT32_MOD for d in range(reach, 0, -1) if d not in behind)
+    return Resume(last_count=last, missing=missing)
+
+
 @dataclass(slots=True)
 class _Unit:
     seq: int
     tracking_id: int
+    trigger_count: int
     triggered_at: float
     decide_by: float
     job: Job
@@ -148,8 +184,11 @@ class _Alarm:
 class Core:
     """The node's decision logic. Feed it events with the time; carry out what it returns."""
 
-    def __init__(self, config: CoreConfig, *, counters: CounterSnapshot | None = None) -> None:
+    def __init__(
+        self, config: CoreConfig, *, counters: CounterSnapshot | None = None, resume: Resume | None = None
+    ) -> None:
         self.config = config
+        self._resume = resume
         self.counters = Counters(counters)
         self.job: Job | None = None
         self.state = NodeState.STARTING
@@ -252,9 +291,9 @@ class Core:
                 )
             )
         elif gap:
-            for _ in range(gap - 1):
-                self._missed_trigger(now, out)
-            self._trigger(inputs.trigger_id, now, out)
+            for step in range(1, gap):
+                self._missed_trigger((prev.trigger_count + step) % UINT32_MOD, now, out)
+            self._trigger(inputs.trigger_id, inputs.trigger_count, now, out)
         if self._in_flight is not None and inputs.result_ack == self._in_flight.count:
             self._on_ack(self._in_flight, inputs.result_ack_status, now, out)
         if inputs.recipe_request != prev.recipe_request:
@@ -272,6 +311,7 @@ class Core:
         # verdict is seen as new even after a node restart.
         self._result_count = inputs.result_ack
         self._alarm.reset_ack = inputs.alarm_reset_request
+        self._resume_from(inputs.trigger_count, now, out)
         out.append(self._output_image())
         out.append(WriteSignals(((Signal.RESULT_COUNT, self._result_count),)))
         self._update_state(out)
@@ -279,16 +319,47 @@ class Core:
             # The PLC selected a job before we (re)started: load it again.
             self._request_job(inputs, out)
 
+    def _resume_from(self, trigger_count: int, now: float, out: list[Command]) -> None:
+        """Account for the triggers the node missed while it was not running."""
+        resume, self._resume = self._resume, None
+        if resume is None:
+            return
+        for count in resume.missing:
+            self._missed_trigger(count, now, out)
+        gap = counter_delta(trigger_count, resume.last_count)
+        if gap > MAX_TRIGGER_GAP:
+            out.append(
+                Notice(
+                    "warning",
+                    "trigger counter far from where the node stopped; not counted as missed (PLC restart?)",
+                    {"stopped_at": resume.last_count, "now": trigger_count},
+                )
+            )
+            return
+        for step in range(1, gap + 1):
+            self._missed_trigger((resume.last_count + step) % UINT32_MOD, now, out)
+        if gap or resume.missing:
+            out.append(
+                Notice(
+                    "warning",
+                    "units triggered while the node was down recorded as missed",
+                    {"count": gap + len(resume.missing)},
+                )
+            )
+
     # ------------------------------------------------------------ triggers
 
-    def _trigger(self, tracking_id: int, now: float, out: list[Command]) -> None:
+    def _trigger(self, tracking_id: int, trigger_count: int, now: float, out: list[Command]) -> None:
         seq = self._new_seq()
         if self.job is None:
-            self._decide(seq, tracking_id, now, now, frozenset({Reason.NO_RECIPE}), None, None, out)
+            self._decide(
+                seq, tracking_id, trigger_count, now, now, frozenset({Reason.NO_RECIPE}), None, None, out
+            )
             return
         unit = _Unit(
             seq=seq,
             tracking_id=tracking_id,
+            trigger_count=trigger_count,
             triggered_at=now,
             decide_by=now + self.config.deadline_s - self.config.decide_margin_s,
             job=self.job,
@@ -296,11 +367,10 @@ class Core:
         self._units[seq] = unit
         out.append(StartInspection(unit=seq, tracking_id=tracking_id, job=self.job))
 
-    def _missed_trigger(self, now: float, out: list[Command]) -> None:
+    def _missed_trigger(self, trigger_count: int, now: float, out: list[Command]) -> None:
         # The PLC counted a unit we never saw: it has no verdict, so the PLC rejects it.
-        self._decide(
-            self._new_seq(), 0, now, now, frozenset({Reason.MISSED_TRIGGER}), self.job, None, out, write=False
-        )
+        reasons = frozenset({Reason.MISSED_TRIGGER})
+        self._decide(self._new_seq(), 0, trigger_count, now, now, reasons, self.job, None, out, write=False)
 
     def _new_seq(self) -> int:
         seq = self._next_seq
@@ -320,27 +390,17 @@ class Core:
         if serial is not None:
             self._seen.add(serial)
         if reasons:
-            del self._units[seq]
-            self._decide(seq, unit.tracking_id, unit.triggered_at, now, reasons, unit.job, result, out)
+            self._finish(unit, now, reasons, out)
             return
         unit.stage = Stage.AWAITING_ACK
         self._mailbox.append(_Verdict(seq=seq, tracking_id=unit.tracking_id, code=0, mask=0))
 
     def _on_failure(self, seq: int, error: str, now: float, out: list[Command]) -> None:
-        unit = self._units.pop(seq, None)
+        unit = self._units.get(seq)
         if unit is None:
             return
         out.append(Notice("error", "inspection failed", {"unit": seq, "error": error}))
-        self._decide(
-            seq,
-            unit.tracking_id,
-            unit.triggered_at,
-            now,
-            frozenset({Reason.INTERNAL_ERROR}),
-            unit.job,
-            None,
-            out,
-        )
+        self._finish(unit, now, frozenset({Reason.INTERNAL_ERROR}), out)
 
     # ------------------------------------------------------------ verdict mailbox
 
@@ -349,19 +409,8 @@ class Core:
         unit = self._units.get(verdict.seq)
         if unit is None or unit.stage is not Stage.AWAITING_ACK:
             return  # a reject: already final
-        del self._units[verdict.seq]
         reasons = frozenset() if status == ACK_APPLIED else frozenset({Reason.LATE})
-        self._decide(
-            verdict.seq,
-            unit.tracking_id,
-            unit.triggered_at,
-            now,
-            reasons,
-            unit.job,
-            unit.result,
-            out,
-            write=False,
-        )
+        self._finish(unit, now, reasons, out, write=False)
 
     def _verdict_write(self, verdict: _Verdict) -> WriteSignals:
         return WriteSignals(
@@ -397,10 +446,29 @@ class Core:
 
     # ------------------------------------------------------------ deciding
 
+    def _finish(
+        self, unit: _Unit, now: float, reasons: frozenset[Reason], out: list[Command], *, write: bool = True
+    ) -> None:
+        """Decide a tracked unit: it leaves the register of units in flight."""
+        del self._units[unit.seq]
+        self._decide(
+            unit.seq,
+            unit.tracking_id,
+            unit.trigger_count,
+            unit.triggered_at,
+            now,
+            reasons,
+            unit.job,
+            unit.result,
+            out,
+            write=write,
+        )
+
     def _decide(
         self,
         seq: int,
         tracking_id: int,
+        trigger_count: int | None,
         triggered_at: float,
         now: float,
         reasons: frozenset[Reason],
@@ -415,6 +483,7 @@ class Core:
         decision = Decision(
             unit=seq,
             tracking_id=tracking_id,
+            trigger_count=trigger_count,
             verdict="rejected" if reasons else "good",
             reasons=reasons,
             position=position,
@@ -518,31 +587,10 @@ class Core:
     def _on_tick(self, now: float, out: list[Command]) -> None:
         for unit in list(self._units.values()):
             if unit.stage is Stage.INSPECTING and now >= unit.decide_by:
-                del self._units[unit.seq]
-                self._decide(
-                    unit.seq,
-                    unit.tracking_id,
-                    unit.triggered_at,
-                    now,
-                    frozenset({Reason.LATE}),
-                    unit.job,
-                    None,
-                    out,
-                )
+                self._finish(unit, now, frozenset({Reason.LATE}), out)
             elif unit.stage is Stage.AWAITING_ACK and self._link.up and now >= self._ack_due(unit):
                 # No acknowledgement long after the reject station: the PLC rejected it.
-                del self._units[unit.seq]
-                self._decide(
-                    unit.seq,
-                    unit.tracking_id,
-                    unit.triggered_at,
-                    now,
-                    frozenset({Reason.LATE}),
-                    unit.job,
-                    unit.result,
-                    out,
-                    write=False,
-                )
+                self._finish(unit, now, frozenset({Reason.LATE}), out, write=False)
         self._pump_mailbox(now, out)
         if not self._link.up:
             return

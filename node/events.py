@@ -132,6 +132,7 @@ class Decision:
 
     unit: int
     tracking_id: int  # 0 when the trigger was missed and the PLC's id is unknown
+    trigger_count: int | None  # the PLC's TriggerCount of this unit; None with no trigger counter yet
     verdict: Literal["good", "rejected"]
     reasons: frozenset[Reason]
     position: str

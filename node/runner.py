@@ -355,4 +355,5 @@ def unit_record(decision: Decision, wall_offset: float) -> UnitRecord:
         triggered_at=decision.triggered_at + wall_offset,
         decided_at=decision.decided_at + wall_offset,
         latency_ms=(decision.decided_at - decision.triggered_at) * 1000,
+        trigger_count=decision.trigger_count,
     )

@@ -33,6 +33,7 @@ class UnitRecord:
     triggered_at: float  # unix seconds
     decided_at: float  # unix seconds
     latency_ms: float
+    trigger_count: int | None = None  # the PLC's TriggerCount of this unit (None: not known)
 
     def __post_init__(self) -> None:
         # A good unit without a serial would slip past the duplicate check, which keys on gtin+serial.
@@ -85,6 +86,9 @@ class SerialStore(Protocol):
 
     def seen_serials(self, gtin: str) -> frozenset[str]:
         """Every serial already recorded for this GTIN, whatever the verdict."""
+
+    def recent_trigger_counts(self, limit: int) -> list[int]:
+        """The PLC trigger counts of the last `limit` units recorded, newest first (restart recovery)."""
 
     def totals(self) -> StoreTotals:
         """Counts of all units recorded."""

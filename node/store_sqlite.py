@@ -37,6 +37,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             triggered_at REAL NOT NULL,
             decided_at REAL NOT NULL,
             latency_ms REAL NOT NULL,
+            trigger_count INTEGER,
             CHECK (verdict <> 'good' OR (gtin IS NOT NULL AND serial IS NOT NULL))
         )
         """,
@@ -62,7 +63,7 @@ _IN_CHUNK = 500
 
 _UNIT_COLUMNS = (
     "tracking_id, serial, gtin, lot, expiry, verdict, reasons, position, recipe_number, recipe_version, "
-    "batch_lot, triggered_at, decided_at, latency_ms"
+    "batch_lot, triggered_at, decided_at, latency_ms, trigger_count"
 )
 
 
@@ -135,7 +136,7 @@ class SqliteSerialStore:
         """Store one unit durably; raise `DuplicateSerial` if its GTIN+serial is already recorded good."""
         try:
             self._db.execute(
-                f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     rec.tracking_id,
                     rec.serial,
@@ -151,6 +152,7 @@ class SqliteSerialStore:
                     rec.triggered_at,
                     rec.decided_at,
                     rec.latency_ms,
+                    rec.trigger_count,
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -209,6 +211,14 @@ class SqliteSerialStore:
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN verdict = 'good' THEN 1 ELSE 0 END), 0) FROM units"
         ).fetchone()
         return StoreTotals(total=total, good=good, rejected=total - good)
+
+    def recent_trigger_counts(self, limit: int) -> list[int]:
+        """The PLC trigger counts of the last `limit` units recorded, newest first."""
+        rows = self._db.execute(
+            "SELECT trigger_count FROM units WHERE trigger_count IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [count for (count,) in rows]
 
     def close(self) -> None:
         """Close the file (SQLite checkpoints the WAL into it); calling it twice is harmless."""

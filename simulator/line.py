@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -114,6 +116,11 @@ class _Line:
     async def run(self) -> None:
         try:
             await asyncio.gather(self.plc_server.start(), self.level4.start())
+            # Two OPC UA address spaces: keep their objects out of the garbage collector's scans
+            # (a full collection stalls the PLC scan by 100s of ms), and let the render thread
+            # hand the GIL back to the scan loop quickly.
+            gc.freeze()
+            sys.setswitchinterval(0.001)
             expiry = self.settings.batch_expiry()
             serials = self.level4.issue(self.recipe.gtin, self.settings.lot, self._pool_size())
             self.printer = Printer(
@@ -131,6 +138,7 @@ class _Line:
             self.conn.send(("counts", self.plc.counts))
             await self._wait_for("stop")
         finally:
+            gc.unfreeze()
             self.render_pool.shutdown(wait=True, cancel_futures=True)
             await asyncio.gather(self.plc_server.stop(), self.level4.stop(), return_exceptions=True)
             self.ring.close()

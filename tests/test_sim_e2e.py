@@ -1,4 +1,4 @@
-"""A whole simulated line end to end: PLC, camera, Level 4 in a child process, the node here, over loopback OPC UA."""
+"""A whole simulated line end to end: the line process and the node, over loopback OPC UA."""
 
 from __future__ import annotations
 

@@ -26,7 +26,13 @@ def inspect_unit(frame: npt.NDArray[np.uint8], job: Job) -> InspectionResult:
     position = recipe.positions[0]
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    reads = read_datamatrix(frame, fallback_timeout_ms=recipe.inspection.decode_timeout_ms)
+    settings = recipe.inspection
+    reads = read_datamatrix(
+        frame,
+        region=settings.code_region,
+        any_angle=settings.any_angle,
+        fallback_timeout_ms=settings.decode_timeout_ms,
+    )
     t1 = time.perf_counter()
     timings["decode"] = round((t1 - t0) * 1000, 2)
     if not reads:
@@ -103,7 +109,13 @@ def warm_up(job: Job) -> None:
     """
     recipe = job.recipe
     frame = np.full((1024, 1280), 200, np.uint8)
-    read_datamatrix(frame, fallback_timeout_ms=recipe.inspection.decode_timeout_ms)
+    settings = recipe.inspection
+    read_datamatrix(
+        frame,
+        region=settings.code_region,
+        any_angle=settings.any_angle,
+        fallback_timeout_ms=settings.decode_timeout_ms,
+    )
     if recipe.inspection.ocv_enabled:
         lines = print_lines(
             recipe.print_layout, gtin=recipe.gtin, serial="WARMUP", lot=job.lot, expiry_yymmdd=job.expiry

@@ -21,7 +21,9 @@ ISSUED = frozenset(f"SN{i:06d}" for i in range(1000))
 def make_job(request: int = 1, *, limit: int = 5, ocv: bool = False) -> Job:
     """A job for recipe 1 with 1000 issued serials."""
     recipe = Recipe(number=1, name="Test product", gtin=GTIN, consecutive_reject_limit=limit)
-    recipe = recipe.model_copy(update={"inspection": recipe.inspection.model_copy(update={"ocv_enabled": ocv})})
+    recipe = recipe.model_copy(
+        update={"inspection": recipe.inspection.model_copy(update={"ocv_enabled": ocv})}
+    )
     return Job(request=request, recipe=recipe, lot=LOT, expiry=EXPIRY, issued=ISSUED)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from scripted import NO_READ, ScriptedPlc, good_result, line_config, make_job
 
-from drivers.signals import ACK_TOO_LATE, Signal
-from node.core import Core, CoreConfig
+from drivers.signals import ACK_TOO_LATE, PlcInputs, Signal
+from node.core import Core, CoreConfig, Resume, resume_point
 from node.events import (
     InspectionDone,
     InspectionFailed,
@@ -15,6 +15,9 @@ from node.events import (
     LinkDown,
     LinkUp,
     LoadJob,
+    Notice,
+    PlcSignals,
+    RecordUnit,
     ResetAlarm,
     ResetCounters,
     Tick,
@@ -252,3 +255,44 @@ class TestCounters:
         plc.feed(ResetCounters())
         assert plc.core.snapshot().total == 0
 
+
+
+class TestRestart:
+    """Triggers the PLC counted while the node was down are not lost."""
+
+    def test_resume_point_finds_in_flight_gaps(self) -> None:
+        """Counts missing below the newest recorded one are the units in flight at the stop."""
+        resume = resume_point([10, 8, 9, 6, 5])
+        assert resume == Resume(last_count=10, missing=(7,))
+
+    def test_resume_point_across_the_wrap(self) -> None:
+        """The UInt32 wrap does not confuse the highest count."""
+        resume = resume_point([1, 0xFFFFFFFF, 0])
+        assert resume == Resume(last_count=1, missing=())
+
+    def test_resume_point_of_an_empty_store(self) -> None:
+        """A fresh store has nothing to resume."""
+        assert resume_point([]) is None
+
+    def test_units_missed_while_down_are_recorded(self, config: CoreConfig) -> None:
+        """In-flight gaps and every count up to the PLC's counter at the first read become missed rejects."""
+        core = Core(config, resume=Resume(last_count=20, missing=(18,)))
+        out = core.handle(PlcSignals(PlcInputs(trigger_count=24, plc_heartbeat=1)), 0.0)
+        decisions = [c.decision for c in out if isinstance(c, RecordUnit)]
+        assert [d.trigger_count for d in decisions] == [18, 21, 22, 23, 24]
+        assert all(d.reasons == {Reason.MISSED_TRIGGER} for d in decisions)
+        assert core.snapshot().total == 5
+
+    def test_plc_restart_is_not_a_gap(self, config: CoreConfig) -> None:
+        """A counter far behind where the node stopped is re-baselined, with a warning."""
+        core = Core(config, resume=Resume(last_count=50_000, missing=()))
+        out = core.handle(PlcSignals(PlcInputs(trigger_count=3, plc_heartbeat=1)), 0.0)
+        assert not [c for c in out if isinstance(c, RecordUnit)]
+        assert any(isinstance(c, Notice) and c.level == "warning" for c in out)
+
+    def test_decisions_carry_the_trigger_count(self, config: CoreConfig) -> None:
+        """Each verdict knows its TriggerCount, so the store can resume from it."""
+        plc = running(config)
+        plc.trigger(skip=1)
+        plc.feed(InspectionDone(plc.started[-1].unit, NO_READ))
+        assert [d.trigger_count for d in plc.records] == [1, 2]
