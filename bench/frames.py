@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recipes.loader import RecipeBook
+from recipes.schema import Recipe
 from simulator.camera import render_unit
 from simulator.level4 import SERIAL_ALPHABET, SERIAL_LENGTH, generate_serials
 from simulator.line import SimSettings
@@ -30,6 +32,12 @@ class ProductionFrame:
     """The encoded element string, FNC1 separators as GS (0x1D), no leading FNC1; None: no code printed."""
 
 
+@functools.cache
+def production_recipe() -> Recipe:
+    """The recipe `tracenode sim` produces by default: its product, print layout and inspection settings."""
+    return RecipeBook.embedded().select(SimSettings().recipe_number)
+
+
 def production_frames(count: int, *, seed: int, no_code: bool = False) -> Iterator[ProductionFrame]:
     """Render ``count`` frames of the sim's batch (recipe 1, its lot and expiry, Level 4-style serials).
 
@@ -37,7 +45,7 @@ def production_frames(count: int, *, seed: int, no_code: bool = False) -> Iterat
     drawn as on the simulated line, so module size, skew, blur, noise and contrast vary.
     """
     settings = SimSettings(seed=seed)
-    recipe = RecipeBook.embedded().select(settings.recipe_number)
+    recipe = production_recipe()
     expiry = settings.batch_expiry()
     serials = generate_serials(
         random.Random(seed), count, length=SERIAL_LENGTH, alphabet=SERIAL_ALPHABET, exclude=set()

@@ -129,6 +129,7 @@ class Runner:
         self.observers = observers
         self.stats = CycleStats()
         self._inbox: deque[Event] = deque()
+        self._wake = asyncio.Event()
         self._connected = False
         self._connecting: asyncio.Task[None] | None = None
         self._backoff = self.config.reconnect_min_s
@@ -163,9 +164,27 @@ class Runner:
                     next_at = start
                 await self._cycle()
                 next_at += period
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                await self._idle_until(next_at, stop)
         finally:
             await self._shutdown()
+
+    async def _idle_until(self, deadline: float, stop: asyncio.Event) -> None:
+        """Sleep until the next scheduled cycle, but run an extra one as soon as a result arrives.
+
+        A finished inspection's verdict then goes to the PLC at once instead of waiting up to a
+        whole period; the scheduled cycles (and the jitter measured on them) are unchanged.
+        """
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            if not self._inbox:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                except TimeoutError:
+                    return
+            await self._cycle()
 
     # ------------------------------------------------------------ the cycle
 
@@ -275,6 +294,7 @@ class Runner:
             self._inbox.append(InspectionFailed(command.unit, f"{type(exc).__name__}: {exc}"))
         else:
             self._inbox.append(InspectionDone(command.unit, result))
+        self._wake.set()
 
     async def _load(self, command: LoadJob) -> None:
         try:

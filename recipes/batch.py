@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 
 from recipes.loader import RecipeError, RecipeErrorCode
+from vision.gs1 import CSET82, GS1Error, check_ai_value
 
 # GS1 General Specifications, figure 7.11-1: the 82 characters allowed in AI (10), (21) and other "X" fields.
-GS1_CSET82 = frozenset("!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
+GS1_CSET82 = CSET82
 LOT_MAX_LENGTH = 20  # AI (10) is X..20
 
 # A PLC STRING arrives padded to its declared length with NULs (S7) or spaces (some HMIs).
@@ -42,29 +42,20 @@ def parse_lot(value: str) -> str:
     lot = value.rstrip(_PLC_PADDING)
     if not lot:
         raise BatchError("lot", value, "must not be empty")
-    if len(lot) > LOT_MAX_LENGTH:
-        raise BatchError("lot", value, f"must be at most {LOT_MAX_LENGTH} characters, has {len(lot)}")
-    for index, char in enumerate(lot):
-        if char not in GS1_CSET82:
-            raise BatchError(
-                "lot", value, f"character {char!r} at position {index + 1} is not in GS1 character set 82"
-            )
+    _check("lot", "10", lot, value)
     return lot
 
 
 def parse_expiry(value: str) -> str:
     """An expiry as GS1 AI (17) allows it: YYMMDD, a real date, or DD=00 for the end of the month."""
     expiry = value.rstrip(_PLC_PADDING)
-    if len(expiry) != 6 or not expiry.isascii() or not expiry.isdigit():
-        raise BatchError("expiry", value, "must be 6 digits YYMMDD")
-    year, month, day = 2000 + int(expiry[:2]), int(expiry[2:4]), int(expiry[4:])
-    if not 1 <= month <= 12:
-        raise BatchError("expiry", value, f"month {month:02d} is not 01..12")
-    # 19YY and 20YY have the same leap years except YY=00, so reading 20YY needs no clock (GS1's sliding
-    # century window does) and gives the same answer as the window until 2050.
-    last_day = calendar.monthrange(year, month)[1]
-    if day > last_day:
-        raise BatchError(
-            "expiry", value, f"day {day:02d} does not exist in {year}-{month:02d} (00 = end of month)"
-        )
+    _check("expiry", "17", expiry, value)
     return expiry
+
+
+def _check(field: str, ai: str, stripped: str, value: str) -> None:
+    # GS1's syntax dictionary (vision.gs1) is the one place that knows the AI's rules.
+    try:
+        check_ai_value(ai, stripped)
+    except GS1Error as exc:
+        raise BatchError(field, value, str(exc)) from exc

@@ -16,10 +16,12 @@ from biip.checksums import gs1_standard_check_digit
 from vision.gs1_dictionary import AIEntry, Component, ai_matches, load_dictionary
 
 __all__ = [
+    "CSET82",
     "PHARMA_AIS",
     "UNCHECKED_LINTERS",
     "GS1Data",
     "GS1Error",
+    "check_ai_value",
     "gs1_check_digit",
     "is_pharma",
     "missing_pharma_ais",
@@ -59,7 +61,7 @@ GS = "\x1d"
 _FNC1 = frozenset({GS, "^"})
 _GS1_SYMBOLOGY_IDENTIFIERS = ("]C1", "]d2", "]e0", "]J1", "]Q3")
 _DIGITS = frozenset("0123456789")
-_CSET82 = frozenset("!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
+CSET82 = frozenset("!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
 _CSET39 = frozenset("#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _CSET64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _CHARSET_NAMES = {
@@ -333,6 +335,18 @@ def _structural_entry(ai: str, value: str) -> AIEntry:
 # --- validation --------------------------------------------------------------------------------
 
 
+def check_ai_value(ai: str, value: str) -> None:
+    """Check one AI's value on its own (length, character set, check digit, date...).
+
+    For data that arrives field by field, such as the batch's lot and expiry from the PLC;
+    associations between AIs are not checked here. Raises GS1Error naming the AI and the rule.
+    """
+    entry = load_dictionary().get(ai)
+    if entry is None:
+        raise GS1Error(f"AI ({ai}) is not in the GS1 syntax dictionary", ai=ai, rule="unknown_ai")
+    _check_value(entry, value, separator_hint=False)
+
+
 def _validate(elements: list[_Element]) -> dict[str, str]:
     dictionary = load_dictionary()
     ais: dict[str, str] = {}
@@ -385,7 +399,7 @@ def _check_value(entry: AIEntry, value: str, *, separator_hint: bool) -> None:
 
 
 def _check_charset(ai: str, component: Component, part: str) -> None:
-    allowed = {"N": _DIGITS, "X": _CSET82, "Y": _CSET39, "Z": _CSET64}[component.charset]
+    allowed = {"N": _DIGITS, "X": CSET82, "Y": _CSET39, "Z": _CSET64}[component.charset]
     body = part
     if component.charset == "Z":
         # CSET 64 allows up to two '=' of padding at the end (GS1 reference linter cset64).

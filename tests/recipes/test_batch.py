@@ -34,18 +34,18 @@ class TestParseBatch:
     def test_leap_day(self) -> None:
         """29 February exists in leap years only."""
         assert parse_batch("L1", "280229").expiry == "280229"
-        with pytest.raises(BatchError, match="day 29 does not exist in 2027-02"):
+        with pytest.raises(BatchError, match="day 29 is not a valid date, 2027-02 has 28 days"):
             parse_batch("L1", "270229")
 
     @pytest.mark.parametrize(
         ("expiry", "rule"),
         [
-            ("271331", "month 13 is not 01..12"),
-            ("270001", "month 00 is not 01..12"),
-            ("270431", "day 31 does not exist in 2027-04 (00 = end of month)"),
-            ("2701", "must be 6 digits YYMMDD"),
-            ("27-1-31", "must be 6 digits YYMMDD"),
-            ("27013１", "must be 6 digits YYMMDD"),  # a full-width digit is not ASCII
+            ("271331", "AI (17): month 13 is not a valid date, expected 01 to 12"),
+            ("270001", "AI (17): month 00 is not a valid date, expected 01 to 12"),
+            ("270431", "AI (17): day 31 is not a valid date, 2027-04 has 30 days"),
+            ("2701", "AI (17): value '2701' is 4 characters, expected 6"),
+            ("27-1-31", "AI (17): value '27-1-31' is 7 characters, expected 6"),
+            ("27013１", "AI (17): character '１' is not a digit"),  # a full-width digit is not ASCII
         ],
     )
     def test_bad_expiry_names_field_value_and_rule(self, expiry: str, rule: str) -> None:
@@ -61,10 +61,10 @@ class TestParseBatch:
         [
             ("", "must not be empty"),
             ("\x00\x00\x00", "must not be empty"),
-            ("L" * 21, "must be at most 20 characters, has 21"),
-            (" L1", "character ' ' at position 1 is not in GS1 character set 82"),
-            ("L#1", "character '#' at position 2 is not in GS1 character set 82"),
-            ("LÄ1", "character 'Ä' at position 2 is not in GS1 character set 82"),
+            ("L" * 21, f"AI (10): value {'L' * 21!r} is 21 characters, expected 1 to 20"),
+            (" L1", "AI (10): character ' ' is not in GS1 character set 82"),
+            ("L#1", "AI (10): character '#' is not in GS1 character set 82"),
+            ("LÄ1", "AI (10): character 'Ä' is not in GS1 character set 82"),
         ],
     )
     def test_bad_lot_names_field_value_and_rule(self, lot: str, rule: str) -> None:

@@ -234,7 +234,7 @@ class TestLevel4ServerIssue:
         [
             ("09506000134353", "L1", 1, "Gtin: has a wrong check digit (expected 2) (got '09506000134353')"),
             ("0950600013435", "L1", 1, "Gtin: must be 14 digits (GTIN-14) (got '0950600013435')"),
-            (GTIN, "L#1", 1, "Lot: character '#' at position 2 is not in GS1 character set 82 (got 'L#1')"),
+            (GTIN, "L#1", 1, "Lot: AI (10): character '#' is not in GS1 character set 82 (got 'L#1')"),
             (GTIN, "L1", 0, "Count: must be 1..1000000 (got 0)"),
         ],
     )
