@@ -72,7 +72,10 @@ class SharedMemoryCamera:
                 held = ring.held_id(tracking_id)
                 now = "an empty slot" if held is None else f"the frame of tracking id {held}"
                 # Attach afresh next time: if the camera process restarted, it made a new ring.
-                self.close()
+                # Only drop our reference: other captures may still be polling this ring, and
+                # the mapping is released when the last of them lets go of it.
+                if self._ring is ring:
+                    self._ring = None
                 raise CaptureError(
                     f"no frame for tracking id {tracking_id} in ring {self.ring_name!r} within "
                     f"{timeout_s * 1000:.0f} ms (its slot holds {now})"

@@ -86,7 +86,7 @@ async def run_sim(run: SimRun, *, progress: ProgressFn | None = None) -> SimOutc
     proc = ctx.Process(target=run_line, args=(settings, child), name="tracenode-sim-line", daemon=True)
     proc.start()
     try:
-        ready = await _receive(parent, "ready", timeout_s=120.0)
+        ready = await _receive(parent, "ready", timeout_s=120.0, alive=proc.is_alive)
         return await _run_node(run, settings, ready, parent, progress)
     finally:
         if proc.is_alive():
@@ -158,9 +158,11 @@ async def _follow_line(
             raise RuntimeError(f"simulated line failed: {message[1]}")
 
 
-async def _receive(conn: Connection, kind: str, *, timeout_s: float) -> Any:
+async def _receive(conn: Connection, kind: str, *, timeout_s: float, alive: Callable[[], bool]) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if not alive() and not conn.poll():
+            raise RuntimeError("simulated line process exited before it was ready")
         if conn.poll():
             message = conn.recv()
             if message[0] == kind:

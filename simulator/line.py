@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import logging
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -86,6 +87,9 @@ def _fresh_ring(name: str) -> FrameRing:
 
 def run_line(settings: SimSettings, conn: Connection) -> None:
     """Process entry point: serve the line until the parent says stop."""
+    # The simulator serves loopback without security on purpose; asyncua's warnings about
+    # that would only clutter the user's terminal.
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
     try:
         asyncio.run(_Line(settings, conn).run())
     except Exception as exc:  # the parent must hear about a crash, not wait forever

@@ -108,6 +108,23 @@ class TestSharedMemoryCamera:
         await writer
         assert image[0, 0] == 13
 
+    async def test_timeout_leaves_other_captures_alone(
+        self, ring: FrameRing, camera: SharedMemoryCamera
+    ) -> None:
+        """One unit timing out does not break the capture of another unit still waiting for its frame."""
+
+        async def expose() -> None:
+            await asyncio.sleep(0.06)
+            ring.write(3, frame(33))
+
+        writer = asyncio.create_task(expose())
+        waiting = asyncio.create_task(camera.capture(3, timeout_s=1.0))
+        with pytest.raises(CaptureError):
+            await camera.capture(2, timeout_s=0.02)
+        image = await waiting
+        await writer
+        assert image[0, 0] == 33
+
     async def test_timeout(self, ring: FrameRing, camera: SharedMemoryCamera) -> None:
         """No frame in time raises CaptureError saying which id, how long, and what the slot holds."""
         ring.write(6, frame(6))
