@@ -108,6 +108,7 @@ class LinePlc:
     def start(self, now: float) -> None:
         """Start the conveyor; the first unit reaches the camera one pitch later."""
         self._running = True
+        self._last_scan = now
         self._next_trigger_at = now + self.config.pitch_s
 
     @property

@@ -106,3 +106,17 @@ class TestHandshakes:
         for t in range(0, 200):
             plc.scan(t / 1000)
         assert plc.image.get(Signal.PLC_HEARTBEAT) == 4
+
+
+class TestScanGap:
+    """The PLC reports its own longest pause between scans while running."""
+
+    def test_gap_counts_only_while_running(self) -> None:
+        """Time before the conveyor starts is not a scan gap; a pause while running is."""
+        plc = LinePlc(SignalImage(), LineConfig(units=5))
+        plc.scan(0.0)
+        plc.start(10.0)
+        plc.scan(10.001)
+        assert plc.counts.max_scan_gap_ms < 2
+        plc.scan(10.051)
+        assert 49 < plc.counts.max_scan_gap_ms < 51
