@@ -8,10 +8,11 @@ venv:
 demo: venv
 	.venv/bin/tracenode sim
 
+# Lint and types first, the suite last, so its summary line closes the output.
 test: venv
-	.venv/bin/python -m pytest -q
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/python -m pytest -q
 
 lint: venv
 	.venv/bin/ruff check .
