@@ -6,8 +6,6 @@ The node may write only its own outputs; PLC inputs are read-only to clients.
 
 from __future__ import annotations
 
-import logging
-
 from asyncua import Server, ua
 
 from drivers.memory import SignalImage
@@ -29,8 +27,6 @@ class PlcOpcUaServer:
 
     async def start(self) -> None:
         """Build the address space and start listening."""
-        # asyncua logs every session and subscription at INFO; a simulator should stay quiet.
-        logging.getLogger("asyncua").setLevel(logging.WARNING)
         server = self._server
         await server.init()
         server.set_endpoint(self.url)
