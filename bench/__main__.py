@@ -15,13 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.latency import latency_table
+from bench.protocols import protocol_table
 from bench.rate import rate_table
 from bench.readers import ReaderPlan, reader_tables
 from bench.sim import LineRuns
 from bench.tables import BenchTable, load, markdown_document
 from node.logs import configure_logging
 
-SECTIONS = ("readers", "latency", "rate")
+SECTIONS = ("readers", "latency", "rate", "protocols")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Plan:
     latency_units: int
     rate_units: int
     rates: tuple[float, ...]  # the first one is also the latency split's rate, so that run is shared
+    protocol_units: int
 
 
 FULL = Plan(
@@ -41,6 +43,7 @@ FULL = Plan(
     latency_units=300,
     rate_units=300,
     rates=(600.0, 900.0, 1200.0, 1500.0, 1800.0, 2400.0),
+    protocol_units=200,
 )
 """About 5 minutes on a 2-core machine."""
 
@@ -51,6 +54,7 @@ QUICK = Plan(
     latency_units=150,
     rate_units=150,
     rates=(600.0, 900.0, 1200.0, 1800.0, 2400.0),
+    protocol_units=100,
 )
 """About 2 minutes: fewer frames and units, coarser rate steps."""
 
@@ -85,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "readers": lambda: reader_tables(plan.readers, progress=progress),
             "latency": lambda: [latency_table(runs, units=plan.latency_units, rate_per_min=plan.rates[0])],
             "rate": lambda: [rate_table(runs, rates=plan.rates, units=plan.rate_units)],
+            "protocols": lambda: [protocol_table(units=plan.protocol_units, rate_per_min=plan.rates[0])],
         }
         for name in SECTIONS:
             if args.only not in (None, name):

@@ -7,11 +7,12 @@ import gc
 import sys
 from dataclasses import dataclass
 
+from drivers.base import SignalDriver
 from drivers.camera import FolderCamera, SharedMemoryCamera
 from drivers.level4 import OpcUaLevel4Client
 from drivers.opcua_plc import OpcUaDriver
 from drivers.signals import Signal
-from node.config import NodeConfig
+from node.config import NodeConfig, PlcConfig
 from node.core import Core, CoreConfig, resume_point
 from node.counters import CounterSnapshot
 from node.events import ResetAlarm, ResetCounters
@@ -58,6 +59,34 @@ class Node:
                 await self.scada.stop()
             self.camera.close()
             self.store.close()
+
+
+def make_driver(plc: PlcConfig) -> SignalDriver:
+    """The PLC link the configuration names."""
+    timeout_s = plc.timeout_ms / 1000
+    # Only the chosen protocol's library is imported.
+    if plc.protocol == "s7":
+        from drivers.s7_plc import S7Driver
+
+        return S7Driver(
+            plc.host, port=plc.port or 102, rack=plc.rack, slot=plc.slot, db=plc.db, timeout_s=timeout_s
+        )
+    if plc.protocol == "modbus":
+        from drivers.modbus_plc import ModbusDriver
+
+        return ModbusDriver(
+            plc.host,
+            port=plc.port or 502,
+            unit_id=plc.unit_id,
+            word_order=plc.word_order,
+            timeout_s=timeout_s,
+        )
+    return OpcUaDriver(
+        plc.url,
+        namespace_uri=plc.namespace_uri,
+        node_ids={SIGNALS_BY_NAME[name]: node_id for name, node_id in plc.node_ids.items()},
+        timeout_s=timeout_s,
+    )
 
 
 def build_node(config: NodeConfig, *, observers: tuple[Observer, ...] = ()) -> Node:
@@ -107,12 +136,7 @@ def build_node(config: NodeConfig, *, observers: tuple[Observer, ...] = ()) -> N
             operator_users=config.scada.operator_users,
         )
         observers = (*observers, ScadaPublisher(scada))
-    driver = OpcUaDriver(
-        config.plc.url,
-        namespace_uri=config.plc.namespace_uri,
-        node_ids={SIGNALS_BY_NAME[name]: node_id for name, node_id in config.plc.node_ids.items()},
-        timeout_s=config.plc.timeout_ms / 1000,
-    )
+    driver = make_driver(config.plc)
     runner = Runner(
         core=core,
         driver=driver,

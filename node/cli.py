@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--register", type=_positive_int, default=4, help="pitches from camera to reject station"
     )
+    sim.add_argument(
+        "--plc", choices=["opcua", "s7", "modbus"], default="opcua", help="PLC link (default opcua)"
+    )
     sim.add_argument("--json", type=Path, help="write the report figures to this file")
     sim.add_argument("--db", type=Path, help="serial store (SQLite); default: a temporary file")
     sim.add_argument("--log", type=Path, help="write the JSON log (one line per unit) here")
@@ -116,10 +119,11 @@ def _sim(args: argparse.Namespace) -> int:
             seed=args.seed,
             defect_rate=args.defects,
             register_length=args.register,
+            plc=args.plc,
         )
         console.print(
             f"tracenode sim: {args.units} units at {args.rate:g}/min, defects {args.defects:.1%}, "
-            f"seed {args.seed}; log: {log_path}"
+            f"seed {args.seed}, PLC link {args.plc}; log: {log_path}"
         )
         with Progress(
             TextColumn("[bold]units"),

@@ -14,13 +14,22 @@ class _Frozen(BaseModel):
 
 
 class PlcConfig(_Frozen):
-    """The PLC link."""
+    """The PLC link: one of three protocols carrying the same signal contract."""
 
-    protocol: Literal["opcua"] = "opcua"
+    protocol: Literal["opcua", "s7", "modbus"] = "opcua"
+    timeout_ms: Annotated[int, Field(ge=50, le=10_000)] = 1000
+    # OPC UA
     url: str = "opc.tcp://127.0.0.1:4840"
     namespace_uri: str = "urn:tracenode:plc"
     node_ids: dict[str, str] = Field(default_factory=dict)  # signal name -> node id override
-    timeout_ms: Annotated[int, Field(ge=50, le=10_000)] = 1000
+    # S7 (ISO-on-TCP over the PLC's Profinet port) and Modbus TCP
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None  # None: 102 for S7, 502 for Modbus
+    rack: Annotated[int, Field(ge=0, le=7)] = 0
+    slot: Annotated[int, Field(ge=0, le=31)] = 1  # S7-1200/1500: 1; S7-300: 2
+    db: Annotated[int, Field(ge=1, le=65535)] = 100
+    unit_id: Annotated[int, Field(ge=0, le=255)] = 1
+    word_order: Literal["big", "little"] = "big"  # Modbus: order of the two registers of a UInt32
 
 
 class LineTiming(_Frozen):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from node.assembly import build_node
 from node.config import (
@@ -34,6 +35,7 @@ from node.store import UnitRecord
 from simulator.line import SimSettings, UnitTruth, run_line
 from simulator.net import free_port
 from simulator.plc import PhysicalCounts
+from simulator.plc_servers import PlcProtocol
 from simulator.report import Report, score
 
 
@@ -105,7 +107,7 @@ async def _run_node(
 ) -> SimOutcome:
     with tempfile.TemporaryDirectory(prefix="tracenode-sim-") as tmp:
         config = NodeConfig(
-            plc=PlcConfig(url=urls["plc_url"]),
+            plc=plc_config(settings.plc, urls["plc_url"]),
             line=LineTiming(
                 register_length=settings.register_length,
                 pitch_ms=60_000.0 / settings.rate_per_min,
@@ -136,6 +138,29 @@ async def _run_node(
         stats=stats,
         decisions=tuple(collector.decisions),
         capture_ms=tuple(node.runner.capture_ms),
+    )
+
+
+def plc_config(protocol: PlcProtocol, url: str) -> PlcConfig:
+    """The node's PLC settings for the simulated line's server at `url`."""
+    if protocol == "opcua":
+        return PlcConfig(protocol="opcua", url=url)
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if protocol == "s7":
+        return PlcConfig(
+            protocol="s7",
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port,
+            db=int(query.get("db", 100)),
+            rack=int(query.get("rack", 0)),
+            slot=int(query.get("slot", 1)),
+        )
+    return PlcConfig(
+        protocol="modbus",
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port,
+        unit_id=int(query.get("unit", 1)),
     )
 
 

@@ -28,7 +28,7 @@ from recipes.schema import Recipe
 from simulator.camera import render_unit
 from simulator.level4 import Level4Server
 from simulator.plc import LineConfig, LinePlc
-from simulator.plc_opcua import PlcOpcUaServer
+from simulator.plc_servers import PlcProtocol, make_plc_server
 from simulator.printer import Printer
 from simulator.units import Unit
 
@@ -50,6 +50,7 @@ class SimSettings:
     recipe_number: int = 1
     lot: str = "SIM26A01"
     expiry: str = ""  # YYMMDD; empty = two years from today, end of month
+    plc: PlcProtocol = "opcua"
     plc_port: int = 0
     level4_port: int = 0
     ring_name: str = "tracenode-sim"
@@ -108,7 +109,7 @@ class _Line:
             rate_per_min=settings.rate_per_min, register_length=settings.register_length, units=settings.units
         )
         self.plc = LinePlc(self.image, config)
-        self.plc_server = PlcOpcUaServer(self.image, port=settings.plc_port)
+        self.plc_server = make_plc_server(settings.plc, self.image, port=settings.plc_port)
         self.level4 = Level4Server(port=settings.level4_port, seed=settings.seed)
         self.ring = _fresh_ring(settings.ring_name)
         self.units: dict[int, Unit] = {}
