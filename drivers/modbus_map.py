@@ -67,9 +67,15 @@ def register_count(signal: Signal) -> int:
     return 1
 
 
-# The map, as data. Addresses are 0-based protocol (PDU) addresses; UInt32 fields start on even
-# addresses so a PLC can lay a naturally aligned structure over each block. A gap between fields
-# is a reserved register: the node writes it as 0 and ignores it on read.
+# The map, as data. Both directions are holding registers: the one area every Modbus TCP server
+# serves for reading and writing, and one the PLC program owns (input registers, FC4, are missing
+# on many gateways and often mirror physical inputs the program cannot write). A Bool is a register
+# holding 0/1, not a coil, so the whole output span, AlarmActive included, goes out in one FC16
+# write with the strobe last; a coil would need a second request (FC5/FC15) with its own timing.
+#
+# Addresses are 0-based protocol (PDU) addresses; UInt32 fields start on even addresses so a PLC
+# can lay a naturally aligned structure over each block. A gap between fields is a reserved
+# register: the node writes it as 0 and ignores it on read.
 _INPUT_LAYOUT: tuple[tuple[Signal, int], ...] = (
     (Signal.TRIGGER_COUNT, 0),
     (Signal.TRIGGER_ID, 2),
@@ -264,9 +270,7 @@ def _decode_block(
     block: RegisterBlock, signals: tuple[Signal, ...], regs: Sequence[int], word_order: WordOrder
 ) -> dict[Signal, SignalValue]:
     if len(regs) != block.count:
-        raise TagError(
-            f"{block.name}: expected {block.count} registers from {block.start}, got {len(regs)}"
-        )
+        raise TagError(f"{block.name}: expected {block.count} registers from {block.start}, got {len(regs)}")
     values: dict[Signal, SignalValue] = {}
     for signal in signals:
         entry = MODBUS_MAP[signal]

@@ -1,10 +1,5 @@
-"""The signal contract as an S7 data block: each signal's byte offset and S7 type, and the pure codec
-between signal values and the DB's bytes (no I/O; drivers/s7_plc.py and simulator/plc_s7.py move them).
-
-The DB holds two contiguous areas, so each direction is one request: the PLC-to-node area (the node
-reads it in one read) and the node-to-PLC area right after it (the node writes one contiguous span of
-it), with the verdict fields at its end and the strobe `ResultCount` last. Offsets are the ones TIA
-Portal gives a non-optimized DB whose variables are declared in this order (docs/plc-s7.md).
+"""The signal contract as an S7 data block (byte offset and S7 type of every signal, docs/plc-s7.md)
+and the pure codec between signal values and the block's bytes; no I/O.
 """
 
 from __future__ import annotations
@@ -45,7 +40,8 @@ S7_TYPES: dict[SignalType, S7Type] = {
     SignalType.STRING: S7Type.STRING,
 }
 
-_INT_FORMATS: dict[S7Type, struct.Struct] = {S7Type.UDINT: struct.Struct(">I"), S7Type.UINT: struct.Struct(">H")}
+_INT_FORMATS = {S7Type.UDINT: struct.Struct(">I"), S7Type.UINT: struct.Struct(">H")}
+_SIZES = {S7Type.UDINT: 4, S7Type.UINT: 2, S7Type.BOOL: 1}  # a STRING[n] takes n + 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,54 +72,52 @@ class S7Field:
         return self.offset + self.size
 
 
-def _declare(area: Direction, order: Iterable[Signal], start: int) -> dict[Signal, S7Field]:
-    """Lay signals out as TIA does in a non-optimized DB: anything wider than a byte (and any
-    STRING) starts at an even address. The one Bool is followed by a UDInt, so TIA too gives it a
-    byte of its own; two Bools in a row would share a byte there, which this layout does not do.
+def _declare(area: Direction, order: Iterable[Signal], start: int) -> tuple[S7Area, dict[Signal, S7Field]]:
+    """Lay signals out from `start` as TIA does in a non-optimized DB: anything wider than a byte
+    (and any STRING) starts at an even address. The contract's one Bool is followed by a UDInt,
+    so TIA too gives it a byte of its own (two Bools in a row would share a byte there).
     """
     fields: dict[Signal, S7Field] = {}
     offset = start
     for signal in order:
         s7_type = S7_TYPES[signal.spec.type]
-        size = {S7Type.UDINT: 4, S7Type.UINT: 2, S7Type.BOOL: 1}.get(s7_type, signal.spec.max_length + 2)
-        offset += (offset % 2) * (s7_type is not S7Type.BOOL)
+        size = _SIZES.get(s7_type, signal.spec.max_length + 2)
+        if s7_type is not S7Type.BOOL:
+            offset += offset % 2
         fields[signal] = S7Field(area, offset, s7_type, size)
         offset += size
-    return fields
+    first = min(f.offset for f in fields.values())
+    return S7Area(first, offset - first), fields
 
 
-# Verdict fields last and the strobe last of all (VERDICT_SIGNALS ends with ResultCount): any
+# The DB holds two contiguous areas so that each direction is one request: the PLC -> node area
+# (read in one request) and, right after it, the node -> PLC area (one contiguous span per write).
+# Offsets are the ones TIA Portal gives a non-optimized DB whose variables are declared in this order.
+# Verdict fields go last and the strobe last of all (VERDICT_SIGNALS ends with ResultCount): any
 # contiguous write that carries the strobe ends with it, so a CPU that copies a write in address
 # order updates ResultCount after ResultId, ResultCode and ResultReasons.
 _OUTPUT_ORDER = tuple(s for s in NODE_OUTPUTS if s not in VERDICT_SIGNALS) + VERDICT_SIGNALS
 
-_INPUT_FIELDS = _declare(Direction.PLC_TO_NODE, PLC_INPUTS, 0)
-_INPUTS_END = max(f.end for f in _INPUT_FIELDS.values())
-_OUTPUT_FIELDS = _declare(Direction.NODE_TO_PLC, _OUTPUT_ORDER, _INPUTS_END + _INPUTS_END % 2)
-
-S7_LAYOUT: dict[Signal, S7Field] = {**_INPUT_FIELDS, **_OUTPUT_FIELDS}
-"""Every signal's place in the DB: area, byte offset, S7 type, size (the table of docs/plc-s7.md)."""
-
-INPUT_AREA = S7Area(0, _INPUTS_END)
-"""PLC → node signals: read by the node in one request."""
-OUTPUT_AREA = S7Area(
-    min(f.offset for f in _OUTPUT_FIELDS.values()),
-    max(f.end for f in _OUTPUT_FIELDS.values()) - min(f.offset for f in _OUTPUT_FIELDS.values()),
-)
-"""Node → PLC signals: written by the node, one contiguous span per request, strobe last."""
+INPUT_AREA, _INPUT_FIELDS = _declare(Direction.PLC_TO_NODE, PLC_INPUTS, 0)
+OUTPUT_AREA, _OUTPUT_FIELDS = _declare(Direction.NODE_TO_PLC, _OUTPUT_ORDER, INPUT_AREA.end)
 DB_SIZE = OUTPUT_AREA.end
 """The least size of the PLC's DB, in bytes."""
 
+S7_LAYOUT: dict[Signal, S7Field] = {**_INPUT_FIELDS, **_OUTPUT_FIELDS}
+"""Every signal's place in the DB: area, byte offset, S7 type, size (the table in docs/plc-s7.md).
+INPUT_AREA (PLC → node) is read in one request; OUTPUT_AREA (node → PLC) follows it and is written
+one contiguous span per request, strobe last."""
+
 
 def encode_inputs(values: Mapping[Signal, SignalValue]) -> bytes:
-    """The PLC → node area holding `values`, which must give every PLC input.
+    """The PLC → node area holding `values`, which must give every PLC input (others are ignored).
 
     Raises ValueError naming the signal for a missing or ill-typed value, or a non-ASCII string.
     """
     missing = [s.spec.name for s in PLC_INPUTS if s not in values]
     if missing:
         raise ValueError(f"PLC inputs missing: {', '.join(missing)}")
-    return _encode(INPUT_AREA, {s: values[s] for s in PLC_INPUTS}, base=None)
+    return _encode(INPUT_AREA, {s: values[s] for s in PLC_INPUTS}, _INPUTS_POWER_ON)
 
 
 def decode_inputs(data: bytes) -> PlcInputs:
@@ -135,7 +129,9 @@ def encode_outputs(values: Mapping[Signal, SignalValue], *, base: bytes | None =
     """The node → PLC area with `values` written over `base` (the area as it was; default: every
     output at its power-on value). Raises ValueError naming the signal for a PLC input or a bad value.
     """
-    return _encode(OUTPUT_AREA, values, base=base)
+    for signal in values:
+        _output_field(signal)
+    return _encode(OUTPUT_AREA, values, _OUTPUTS_POWER_ON if base is None else base)
 
 
 def decode_outputs(data: bytes) -> dict[Signal, SignalValue]:
@@ -145,8 +141,8 @@ def decode_outputs(data: bytes) -> dict[Signal, SignalValue]:
 
 def output_span(area: bytes, signals: Iterable[Signal]) -> tuple[int, bytes]:
     """The smallest contiguous write of the node → PLC area `area` that carries `signals`:
-    (DB byte offset, bytes). Bytes of other outputs inside the span are taken from `area`, so
-    `area` must be the area as last written with the new values on top (see encode_outputs).
+    (DB byte offset, bytes). Other outputs inside the span are written with their bytes in `area`,
+    so `area` must be the area as last written with the new values on top (encode_outputs' `base`).
     """
     fields = [_output_field(s) for s in signals]
     if not fields:
@@ -163,30 +159,22 @@ def _output_field(signal: Signal) -> S7Field:
     return field
 
 
-def _encode(area: S7Area, values: Mapping[Signal, SignalValue], *, base: bytes | None) -> bytes:
-    if base is None:
-        # Power-on values; only the STRINGs' capacity bytes are not zero.
-        fields = _INPUT_FIELDS if area is INPUT_AREA else _OUTPUT_FIELDS
-        base = _encode_fields(area, {s: default_value(s) for s in fields}, bytearray(area.size))
+def _encode(area: S7Area, values: Mapping[Signal, SignalValue], base: bytes) -> bytes:
     _check_size(area, base)
-    return _encode_fields(area, values, bytearray(base))
-
-
-def _encode_fields(area: S7Area, values: Mapping[Signal, SignalValue], out: bytearray) -> bytes:
-    direction = Direction.PLC_TO_NODE if area is INPUT_AREA else Direction.NODE_TO_PLC
+    out = bytearray(base)
     for signal, raw in values.items():
         field = S7_LAYOUT[signal]
-        if field.area is not direction:
-            writer = "PLC" if field.area is Direction.PLC_TO_NODE else "node"
-            raise ValueError(f"{signal.spec.name} is written by the {writer}, not in this area")
         value = check_value(signal, raw)
         at = field.offset - area.start
         if field.type is S7Type.STRING:
             text = str(value)
+            # ASCII, not latin-1: an S7 STRING's code page is whatever the engineering tool shows
+            # (Windows-1252 in TIA, the language setting on an S7-300), so a byte above 0x7F has no
+            # one meaning; lot and expiry are GS1 character set 82, which is ASCII anyway.
             if not text.isascii():
-                raise ValueError(f"{signal.spec.name}: S7 STRING carries ASCII only, got {text!r}")
-            capacity = signal.spec.max_length
-            out[at : at + field.size] = bytes((capacity, len(text))) + text.encode("ascii").ljust(capacity, b"\0")
+                raise ValueError(f"{signal.spec.name}: an S7 STRING carries ASCII only, got {text!r}")
+            chars = text.encode("ascii").ljust(signal.spec.max_length, b"\0")
+            out[at : at + field.size] = bytes((signal.spec.max_length, len(text))) + chars
         elif field.type is S7Type.BOOL:
             out[at] = int(bool(value))
         else:
@@ -209,12 +197,12 @@ def _decode(area: S7Area, fields: Mapping[Signal, S7Field], data: bytes) -> dict
 
 
 def _decode_string(signal: Signal, field: S7Field, raw: bytes) -> str:
-    capacity, length = raw[0], raw[1]
-    where = f"{signal.spec.name} (STRING[{signal.spec.max_length}] at DB byte {field.offset})"
-    if capacity != signal.spec.max_length:
+    capacity, length, declared = raw[0], raw[1], signal.spec.max_length
+    where = f"{signal.spec.name} (String[{declared}] at DB byte {field.offset})"
+    if capacity != declared:
         # The capacity byte comes from the DB's declaration: another value means the variable is
-        # not declared as the contract's STRING[n] here, so every offset after it is off too.
-        raise TagError(f"{where}: capacity byte is {capacity}, the DB must declare String[{signal.spec.max_length}]")
+        # not the contract's String[n], and every offset after it is off too.
+        raise TagError(f"{where}: capacity byte is {capacity}, the DB must declare String[{declared}]")
     if length > capacity:
         raise TagError(f"{where}: length byte {length} exceeds the capacity {capacity}")
     text = raw[2 : 2 + length]
@@ -226,3 +214,8 @@ def _decode_string(signal: Signal, field: S7Field, raw: bytes) -> str:
 def _check_size(area: S7Area, data: bytes) -> None:
     if len(data) != area.size:
         raise ValueError(f"S7 area at DB byte {area.start}: expected {area.size} bytes, got {len(data)}")
+
+
+# Every signal at its power-on value; only the STRINGs' capacity bytes are not zero.
+_INPUTS_POWER_ON = _encode(INPUT_AREA, {s: default_value(s) for s in PLC_INPUTS}, bytes(INPUT_AREA.size))
+_OUTPUTS_POWER_ON = bytes(OUTPUT_AREA.size)

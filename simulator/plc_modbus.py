@@ -1,4 +1,4 @@
-"""The simulated PLC's Modbus TCP server: the signal image as holding registers, as a Beckhoff or Schneider PLC.
+"""The simulated PLC's Modbus TCP server: the signal image as holding registers, as a PLC serves its memory.
 
 The register map is drivers/modbus_map.py's (big-endian words). The node may write only the
 output block; the input block is read-only to clients, as PLC inputs are over OPC UA.
@@ -32,11 +32,13 @@ class PlcModbusServer:
     `url` is `modbus://<host>:<port>?unit=<unit_id>`: the node's PLC settings in one string.
     """
 
-    def __init__(self, image: SignalImage, *, host: str = "127.0.0.1", port: int = 502, unit_id: int = 1) -> None:
+    def __init__(
+        self, image: SignalImage, *, host: str = "127.0.0.1", port: int = 502, unit_id: int = 1
+    ) -> None:
         if not host.startswith("127."):
             raise ValueError(f"host: the simulator serves loopback only, got {host!r}")
-        if not 1 <= unit_id <= 247:
-            raise ValueError(f"unit_id: a Modbus device address is 1..247, got {unit_id}")
+        if not 1 <= unit_id <= 255:
+            raise ValueError(f"unit_id: the simulated PLC answers as one unit id 1..255, got {unit_id}")
         self.image = image
         self.host = host
         self.port = port
@@ -71,7 +73,7 @@ class PlcModbusServer:
         """Stop listening; connections are dropped."""
         server, self._server = self._server, None
         if server is not None:
-            await server.shutdown()
+            await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
 
     def pull(self) -> None:
         """Copy what the node wrote into the image (a local read, no I/O)."""
