@@ -115,7 +115,10 @@ class OpcUaDriver:
         for signal in order:
             if signal.spec.direction is not Direction.NODE_TO_PLC:
                 raise TagError(f"{signal.spec.name} is written by the PLC, not the node")
-            value = check_value(signal, values[signal])
+            try:
+                value = check_value(signal, values[signal])
+            except ValueError as exc:
+                raise TagError(f"{self.url}: {exc}") from exc
             wv = ua.WriteValue()
             wv.NodeId = self._ids[signal]
             wv.AttributeId = ua.AttributeIds.Value

@@ -35,3 +35,4 @@ def configure_logging(*, stream: TextIO | None = None, json: bool | None = None,
     # Library loggers (asyncua) go through stdlib logging: keep them to warnings.
     logging.basicConfig(stream=stream, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("asyncua").setLevel(logging.WARNING)
+    logging.getLogger("snap7").setLevel(logging.WARNING)  # INFO on every connect/disconnect

@@ -91,6 +91,8 @@ def run_line(settings: SimSettings, conn: Connection) -> None:
     # The simulator serves loopback without security on purpose; asyncua's warnings about
     # that would only clutter the user's terminal.
     logging.getLogger("asyncua").setLevel(logging.ERROR)
+    logging.getLogger("snap7").setLevel(logging.ERROR)
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)
     try:
         asyncio.run(_Line(settings, conn).run())
     except Exception as exc:  # the parent must hear about a crash, not wait forever
