@@ -39,6 +39,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _outage(text: str) -> tuple[float, float]:
+    try:
+        at, seconds = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected AT:SECONDS like 10:2, got {text!r}") from None
+    if at < 0 or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"AT must be >= 0 and SECONDS > 0, got {text!r}")
+    return at, seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the docs)."""
     parser = argparse.ArgumentParser(prog="tracenode", description="Inspection and serialization node")
@@ -53,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--plc", choices=["opcua", "s7", "modbus"], default="opcua", help="PLC link (default opcua)"
+    )
+    sim.add_argument(
+        "--plc-outage",
+        type=_outage,
+        metavar="AT:SECONDS",
+        help="stop the simulated PLC's server AT seconds into the run for SECONDS, then restart it",
     )
     sim.add_argument("--json", type=Path, help="write the report figures to this file")
     sim.add_argument("--db", type=Path, help="serial store (SQLite); default: a temporary file")
@@ -120,6 +136,7 @@ def _sim(args: argparse.Namespace) -> int:
             defect_rate=args.defects,
             register_length=args.register,
             plc=args.plc,
+            plc_outage=args.plc_outage,
         )
         console.print(
             f"tracenode sim: {args.units} units at {args.rate:g}/min, defects {args.defects:.1%}, "

@@ -28,7 +28,7 @@ from recipes.schema import Recipe
 from simulator.camera import render_unit
 from simulator.level4 import Level4Server
 from simulator.plc import LineConfig, LinePlc
-from simulator.plc_servers import PlcProtocol, make_plc_server
+from simulator.plc_servers import PlcProtocol, PlcServer, make_plc_server
 from simulator.printer import Printer
 from simulator.units import Unit
 
@@ -52,6 +52,7 @@ class SimSettings:
     expiry: str = ""  # YYMMDD; empty = two years from today, end of month
     plc: PlcProtocol = "opcua"
     plc_port: int = 0
+    plc_outage: tuple[float, float] | None = None  # (start, seconds) after the conveyor starts: server down
     level4_port: int = 0
     ring_name: str = "tracenode-sim"
 
@@ -73,6 +74,25 @@ class UnitTruth:
     verdict_code: int | None
     latency_ms: float | None  # trigger to verdict taken into the PLC's register
     late_verdicts: int
+
+
+class _Offline:
+    """Stands in for a stopped link server: the PLC program keeps scanning, nobody is served."""
+
+    def __init__(self, stopped: PlcServer) -> None:
+        self.url = stopped.url
+
+    async def start(self) -> None:
+        """Never called: the line replaces this by a new server."""
+
+    async def stop(self) -> None:
+        """Already stopped."""
+
+    def pull(self) -> None:
+        """Nothing arrives while the link is down."""
+
+    async def push(self) -> None:
+        """Nothing leaves while the link is down."""
 
 
 def _fresh_ring(name: str) -> FrameRing:
@@ -111,7 +131,7 @@ class _Line:
             rate_per_min=settings.rate_per_min, register_length=settings.register_length, units=settings.units
         )
         self.plc = LinePlc(self.image, config)
-        self.plc_server = make_plc_server(settings.plc, self.image, port=settings.plc_port)
+        self.plc_server: PlcServer = make_plc_server(settings.plc, self.image, port=settings.plc_port)
         self.level4 = Level4Server(port=settings.level4_port, seed=settings.seed)
         self.ring = _fresh_ring(settings.ring_name)
         self.units: dict[int, Unit] = {}
@@ -180,11 +200,29 @@ class _Line:
         # The first renders pay cv2's and zxing-cpp's start-up; the conveyor starts once they are
         # done, so the camera is never behind the first triggers.
         await asyncio.gather(*(asyncio.wrap_future(f) for f in self.frames.values()))
-        plc.start(time.monotonic())
+        started = time.monotonic()
+        plc.start(started)
         next_progress = 0.0
+        outage = self.settings.plc_outage
+        down_from, down_until = (outage[0], outage[0] + outage[1]) if outage is not None else (0.0, 0.0)
+        down = False
+        restart: tuple[PlcServer, asyncio.Task[None]] | None = None
         while not plc.done:
             await self._scan()
             now = time.monotonic()
+            if not down and down_from <= now - started < down_until:
+                # The PLC's link goes away (a cable, a switch, a CPU in STOP of its comms); its
+                # program keeps running and rejects every unit without a verdict.
+                down = True
+                await self.plc_server.stop()
+                self.plc_server = _Offline(self.plc_server)
+            elif down and restart is None and now - started >= down_until:
+                # Start the new server beside the scan loop: the PLC program keeps scanning.
+                fresh = make_plc_server(self.settings.plc, self.image, port=self.settings.plc_port)
+                restart = (fresh, asyncio.create_task(fresh.start()))
+            if restart is not None and restart[1].done():
+                restart[1].result()
+                self.plc_server, restart, down = restart[0], None, False
             if now >= next_progress:
                 next_progress = now + 0.2
                 self.conn.send(("progress", plc.counts.triggered, plc.counts.passed, plc.counts.rejected))
