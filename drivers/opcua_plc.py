@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
 from asyncua import Client, ua
 
-from drivers.errors import Disconnected, DriverTimeout, TagError
+from drivers.errors import Disconnected, DriverError, DriverTimeout, TagError
 from drivers.signals import PLC_INPUTS, Direction, PlcInputs, Signal, SignalType, SignalValue, check_value
 
 T = TypeVar("T")
@@ -46,8 +47,15 @@ class OpcUaDriver:
         prefix: str = DEFAULT_PREFIX,
         node_ids: Mapping[Signal, str] | None = None,
         timeout_s: float = 1.0,
+        subscribe_ms: float | None = 5.0,
     ) -> None:
+        """`subscribe_ms`: publishing interval of a subscription to the PLC inputs; None polls them."""
         self.url = url
+        self.subscribe_ms = subscribe_ms
+        self._latest: dict[Signal, SignalValue] = {}
+        self._bad: TagError | None = None
+        self._last_notice = 0.0
+        self._by_node: dict[ua.NodeId, Signal] = {}
         self.namespace_uri = namespace_uri
         self.prefix = prefix
         self.overrides = dict(node_ids or {})
@@ -85,7 +93,42 @@ class OpcUaDriver:
         self._read_params = params
         self._client = client
         # Check the whole map once so a wrong node id is a clear error now, not a fault later.
-        await self.read_inputs()
+        first = await self._read(client, params)
+        if self.subscribe_ms is not None:
+            await self._subscribe(client, first)
+
+    async def _subscribe(self, client: Client, first: dict[Signal, SignalValue]) -> None:
+        """Have the server push input changes instead of polling them every cycle.
+
+        The server queues a change when the PLC writes it and sends it at the next publishing
+        interval, so a read costs nothing and the CPU of both sides is spent on changes only.
+        The PLC heartbeat changes every 50 ms, so a subscription silent for `timeout_s` means
+        the link is gone (asyncua does not tell a data-change handler about a dead socket).
+        """
+        self._latest = dict(first)
+        self._by_node = {self._ids[s]: s for s in PLC_INPUTS}
+        self._last_notice = time.monotonic()
+        try:
+            subscription = await self._call(
+                client.create_subscription(self.subscribe_ms, _Notifications(self)), "subscribe"
+            )
+            nodes = [client.get_node(self._ids[s]) for s in PLC_INPUTS]
+            await self._call(subscription.subscribe_data_change(nodes, sampling_interval=0.0), "subscribe")
+        except TagError:
+            raise
+        except DriverError as exc:
+            raise Disconnected(f"{self.url}: cannot subscribe to the PLC inputs: {exc}") from exc
+
+    def _notify(self, node_id: ua.NodeId, value: object) -> None:
+        signal = self._by_node.get(node_id)
+        if signal is None:
+            return
+        try:
+            self._latest[signal] = _coerce(signal, value)
+        except TagError as exc:
+            # Raised here it would vanish in asyncua's callback; the next read reports it.
+            self._bad = exc
+        self._last_notice = time.monotonic()
 
     async def close(self) -> None:
         """Close the session; never raises."""
@@ -94,18 +137,31 @@ class OpcUaDriver:
             await _quiet_disconnect(client)
 
     async def read_inputs(self) -> PlcInputs:
-        """One Read request for all PLC-to-node signals."""
+        """All PLC-to-node signals: the subscription's latest values, or one Read request."""
         client, params = self._require()
+        if self.subscribe_ms is None:
+            values = await self._read(client, params)
+        else:
+            if time.monotonic() - self._last_notice > self.timeout_s:
+                await self.close()
+                raise Disconnected(f"{self.url}: no data from the PLC's subscription for {self.timeout_s} s")
+            if self._bad is not None:
+                bad, self._bad = self._bad, None
+                raise bad
+            values = self._latest
+        try:
+            return PlcInputs.from_values(values)
+        except ValueError as exc:
+            raise TagError(f"{self.url}: {exc}") from exc
+
+    async def _read(self, client: Client, params: ua.ReadParameters) -> dict[Signal, SignalValue]:
         results = await self._call(client.uaclient.read(params), "read")
         values: dict[Signal, SignalValue] = {}
         for signal, dv in zip(PLC_INPUTS, results, strict=True):
             if not dv.StatusCode.is_good():
                 raise TagError(f"{self.url}: {signal.spec.name} ({self._ids[signal]}): {dv.StatusCode.name}")
             values[signal] = _coerce(signal, dv.Value.Value)
-        try:
-            return PlcInputs.from_values(values)
-        except ValueError as exc:
-            raise TagError(f"{self.url}: {exc}") from exc
+        return values
 
     async def write_outputs(self, values: Mapping[Signal, SignalValue]) -> None:
         """One Write request for the given node outputs, in order."""
@@ -143,6 +199,17 @@ class OpcUaDriver:
         except (OSError, ConnectionError, ua.UaError) as exc:
             await self.close()
             raise Disconnected(f"{self.url}: {what} failed: {exc!r}") from exc
+
+
+class _Notifications:
+    """asyncua's subscription handler: hands each data change to the driver."""
+
+    def __init__(self, driver: OpcUaDriver) -> None:
+        self.driver = driver
+
+    def datachange_notification(self, node: object, value: object, data: object) -> None:
+        """One monitored input changed."""
+        self.driver._notify(node.nodeid, value)  # type: ignore[attr-defined]  # asyncua Node
 
 
 def _coerce(signal: Signal, raw: object) -> SignalValue:

@@ -98,7 +98,22 @@ def _declare(area: Direction, order: Iterable[Signal], start: int) -> tuple[S7Ar
 # order updates ResultCount after ResultId, ResultCode and ResultReasons.
 _OUTPUT_ORDER = tuple(s for s in NODE_OUTPUTS if s not in VERDICT_SIGNALS) + VERDICT_SIGNALS
 
-INPUT_AREA, _INPUT_FIELDS = _declare(Direction.PLC_TO_NODE, PLC_INPUTS, 0)
+# The documented DB order (docs/plc-s7.md), fixed here rather than taken from the contract's
+# iteration order: a PLC program's DB must not move when the contract's code is reordered.
+_INPUT_ORDER = (
+    Signal.TRIGGER_COUNT,
+    Signal.TRIGGER_ID,
+    Signal.PLC_HEARTBEAT,
+    Signal.RESULT_ACK,
+    Signal.RESULT_ACK_STATUS,
+    Signal.RECIPE_REQUEST,
+    Signal.RECIPE_NUMBER,
+    Signal.BATCH_LOT,
+    Signal.BATCH_EXPIRY,
+    Signal.ALARM_RESET_REQUEST,
+)
+assert set(_INPUT_ORDER) == set(PLC_INPUTS)
+INPUT_AREA, _INPUT_FIELDS = _declare(Direction.PLC_TO_NODE, _INPUT_ORDER, 0)
 OUTPUT_AREA, _OUTPUT_FIELDS = _declare(Direction.NODE_TO_PLC, _OUTPUT_ORDER, INPUT_AREA.end)
 DB_SIZE = OUTPUT_AREA.end
 """The least size of the PLC's DB, in bytes."""

@@ -46,20 +46,22 @@ _U16, _U32, _BOOL, _STR = SignalType.UINT16, SignalType.UINT32, SignalType.BOOL,
 class Signal(Enum):
     """The contract's signals; `.value` is the SignalSpec."""
 
-    # PLC -> node
-    TRIGGER_COUNT = SignalSpec("TriggerCount", _U32, _P, doc="+1 per unit under the camera (wraps at 2^32)")
+    # PLC -> node. Each strobe comes after the data it announces (TriggerId before TriggerCount,
+    # the ack status before ResultAck, the batch before RecipeRequest): a server that publishes
+    # the signals one by one, in this order, never shows a new strobe with stale data.
     TRIGGER_ID = SignalSpec("TriggerId", _U32, _P, doc="tracking id of the unit of the latest trigger")
+    TRIGGER_COUNT = SignalSpec("TriggerCount", _U32, _P, doc="+1 per unit under the camera (wraps at 2^32)")
     PLC_HEARTBEAT = SignalSpec("PlcHeartbeat", _U32, _P, doc="+1 at least every heartbeat period")
-    RESULT_ACK = SignalSpec("ResultAck", _U32, _P, doc="echo of ResultCount once the PLC took the verdict")
     RESULT_ACK_STATUS = SignalSpec(
         "ResultAckStatus", _U16, _P, doc="1 = applied to the unit in time, 2 = too late or unknown id"
     )
-    RECIPE_REQUEST = SignalSpec(
-        "RecipeRequest", _U32, _P, doc="+1 to ask for RecipeNumber with the batch data"
-    )
+    RESULT_ACK = SignalSpec("ResultAck", _U32, _P, doc="echo of ResultCount once the PLC took the verdict")
     RECIPE_NUMBER = SignalSpec("RecipeNumber", _U16, _P)
     BATCH_LOT = SignalSpec("BatchLot", _STR, _P, max_length=20, doc="AI (10) of the batch")
     BATCH_EXPIRY = SignalSpec("BatchExpiry", _STR, _P, max_length=6, doc="AI (17) of the batch, YYMMDD")
+    RECIPE_REQUEST = SignalSpec(
+        "RecipeRequest", _U32, _P, doc="+1 to ask for RecipeNumber with the batch data"
+    )
     ALARM_RESET_REQUEST = SignalSpec("AlarmResetRequest", _U32, _P, doc="+1 to reset the consecutive alarm")
     # node -> PLC
     NODE_HEARTBEAT = SignalSpec("NodeHeartbeat", _U32, _N, doc="+1 every heartbeat period")

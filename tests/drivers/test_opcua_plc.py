@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -91,3 +92,47 @@ class TestOpcUaDriver:
             for _ in range(5):
                 await driver.read_inputs()
         await driver.close()
+
+
+class TestSubscription:
+    """The driver subscribes to the PLC inputs instead of polling them."""
+
+    async def test_changes_arrive_without_a_read(self, served: PlcOpcUaServer) -> None:
+        """A trigger the PLC publishes shows in the next snapshot, pushed by the server."""
+        driver = OpcUaDriver(served.url, subscribe_ms=5)
+        await driver.connect()
+        try:
+            served.image.set(Signal.TRIGGER_ID, 77)
+            served.image.set(Signal.TRIGGER_COUNT, 1234)
+            served.image.set(Signal.PLC_HEARTBEAT, int(served.image.get(Signal.PLC_HEARTBEAT)) + 1)
+            await served.push()
+            for _ in range(200):
+                inputs = await driver.read_inputs()
+                if inputs.trigger_count == 1234:
+                    break
+                await asyncio.sleep(0.005)
+            assert (inputs.trigger_count, inputs.trigger_id) == (1234, 77)
+        finally:
+            await driver.close()
+
+    async def test_polling_mode(self, served: PlcOpcUaServer) -> None:
+        """Without a subscription every snapshot is one Read request."""
+        served.image.set(Signal.RECIPE_NUMBER, 9)
+        await served.push()
+        driver = OpcUaDriver(served.url, subscribe_ms=None)
+        await driver.connect()
+        try:
+            assert (await driver.read_inputs()).recipe_number == 9
+        finally:
+            await driver.close()
+
+    async def test_silent_subscription_is_a_lost_link(self, served: PlcOpcUaServer) -> None:
+        """No change at all (not even the PLC heartbeat) for the timeout means Disconnected."""
+        driver = OpcUaDriver(served.url, subscribe_ms=5, timeout_s=0.3)
+        await driver.connect()
+        try:
+            await asyncio.sleep(0.4)
+            with pytest.raises(Disconnected, match="no data"):
+                await driver.read_inputs()
+        finally:
+            await driver.close()
