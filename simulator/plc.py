@@ -49,7 +49,7 @@ class PhysicalCounts:
 
     triggered: int = 0
     passed: int = 0
-    rejected: int = 0  # confirmed by the verification sensor after the reject station
+    rejected: int = 0  # rejected at the reject station (no applied good verdict)
     verdicts_too_late: int = 0
     node_heartbeat_losses: int = 0
     line_stops: int = 0
