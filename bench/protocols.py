@@ -51,12 +51,12 @@ class StubVision:
 def protocol_table(*, units: int, rate_per_min: float) -> BenchTable:
     """One run per link, `units` units each, and the PLC-measured latency percentiles."""
     rows = []
-    for protocol in PROTOCOLS:
+    links = [(str(protocol), Link(protocol)) for protocol in PROTOCOLS]
+    links.insert(1, ("opcua, polled (baseline)", Link("opcua", poll=True)))
+    for name, link in links:
         with tempfile.TemporaryDirectory(prefix="tracenode-bench-") as tmp:
             run = asyncio.run(
-                run_line(
-                    Path(tmp), units, link=Link(protocol), rate=rate_per_min, inspect=StubVision(VISION_MS)
-                )
+                run_line(Path(tmp), units, link=link, rate=rate_per_min, inspect=StubVision(VISION_MS))
             )
         latencies = [
             (f.verdict_at - f.triggered_at) * 1000 for f in run.plc.fates if f.verdict_at is not None
@@ -69,7 +69,7 @@ def protocol_table(*, units: int, rate_per_min: float) -> BenchTable:
         )
         rows.append(
             (
-                protocol,
+                name,
                 str(len(latencies)),
                 ms(figures["p50"]),
                 ms(figures["p99"]),
@@ -87,7 +87,8 @@ def protocol_table(*, units: int, rate_per_min: float) -> BenchTable:
             "Trigger → verdict taken into the PLC's register, measured by the simulated PLC. The line, its "
             "server and the node share one process and event loop here (simulator/inprocess.py), the same "
             "for every link, so the rows differ by the transport only.",
-            "read/write: one read of all PLC inputs per node cycle, one write of a cycle's outputs.",
+            "read: one snapshot of all PLC inputs per node cycle (OPC UA: from its subscription; polled: "
+            "one Read request); write: one write of a cycle's outputs.",
             f"The vision stub sleeps {VISION_MS:g} ms and returns a good read: link + cycles + stub.",
         ),
     )

@@ -86,6 +86,7 @@ def make_driver(plc: PlcConfig) -> SignalDriver:
         namespace_uri=plc.namespace_uri,
         node_ids={SIGNALS_BY_NAME[name]: node_id for name, node_id in plc.node_ids.items()},
         timeout_s=timeout_s,
+        subscribe_ms=plc.subscribe_ms,
     )
 
 

@@ -22,6 +22,8 @@ class PlcConfig(_Frozen):
     url: str = "opc.tcp://127.0.0.1:4840"
     namespace_uri: str = "urn:tracenode:plc"
     node_ids: dict[str, str] = Field(default_factory=dict)  # signal name -> node id override
+    # Publishing interval of the subscription to the PLC inputs; None polls them every cycle.
+    subscribe_ms: Annotated[float, Field(ge=1, le=1000)] | None = 5.0
     # S7 (ISO-on-TCP over the PLC's Profinet port) and Modbus TCP
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] | None = None  # None: 102 for S7, 502 for Modbus

@@ -97,6 +97,7 @@ class Link:
     """The PLC side of one link and how the node reaches it."""
 
     protocol: PlcProtocol | None  # None: in-memory
+    poll: bool = False  # OPC UA: read every cycle instead of subscribing
     image: SignalImage = field(default_factory=SignalImage)
     server: PlcServer | None = None
     port: int = 0
@@ -134,7 +135,10 @@ class Link:
         if self.memory is not None:
             return self.memory
         assert self.server is not None and self.protocol is not None
-        return make_driver(plc_config(self.protocol, self.server.url).model_copy(update={"timeout_ms": 500}))
+        changes: dict[str, object] = {"timeout_ms": 500}
+        if self.poll:
+            changes["subscribe_ms"] = None
+        return make_driver(plc_config(self.protocol, self.server.url).model_copy(update=changes))
 
 
 @dataclass
