@@ -80,10 +80,11 @@ class _Offline:
     """Stands in for a stopped link server: the PLC program keeps scanning, nobody is served."""
 
     def __init__(self, stopped: PlcServer) -> None:
+        self.stopped = stopped
         self.url = stopped.url
 
     async def start(self) -> None:
-        """Never called: the line replaces this by a new server."""
+        """Never called: the line starts the stopped server again instead."""
 
     async def stop(self) -> None:
         """Already stopped."""
@@ -214,12 +215,14 @@ class _Line:
                 # The PLC's link goes away (a cable, a switch, a CPU in STOP of its comms); its
                 # program keeps running and rejects every unit without a verdict.
                 down = True
-                await self.plc_server.stop()
-                self.plc_server = _Offline(self.plc_server)
+                stopped = self.plc_server
+                await stopped.stop()
+                self.plc_server = _Offline(stopped)
             elif down and restart is None and now - started >= down_until:
-                # Start the new server beside the scan loop: the PLC program keeps scanning.
-                fresh = make_plc_server(self.settings.plc, self.image, port=self.settings.plc_port)
-                restart = (fresh, asyncio.create_task(fresh.start()))
+                # Start it again beside the scan loop: the PLC program keeps scanning.
+                assert isinstance(self.plc_server, _Offline)
+                revived = self.plc_server.stopped
+                restart = (revived, asyncio.create_task(revived.start()))
             if restart is not None and restart[1].done():
                 restart[1].result()
                 self.plc_server, restart, down = restart[0], None, False

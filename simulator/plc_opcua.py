@@ -26,7 +26,11 @@ class PlcOpcUaServer:
         self._pushed: dict[Signal, SignalValue] = {}
 
     async def start(self) -> None:
-        """Build the address space and start listening."""
+        """Build the address space (once) and start listening; a stopped server starts again."""
+        if self._ids:
+            # A restart (a PLC's comms coming back) keeps the address space and its values.
+            await self._server.start()
+            return
         server = self._server
         await server.init()
         server.set_endpoint(self.url)

@@ -24,3 +24,20 @@ class TestSimulatedLine:
         assert report.counts_match
         # Every injected defect is a reject (escapes == 0 above); good units are mostly passed.
         assert report.false_rejects <= 6
+
+    async def test_plc_server_outage_over_s7(self) -> None:
+        """The S7 server is down for 2 s mid-run: its units are rejected and counted; the node reconnects."""
+        outcome = await run_sim(
+            SimRun(
+                settings=SimSettings(
+                    units=120, rate_per_min=1200, seed=5, defect_rate=0.0, plc="s7", plc_outage=(2.0, 2.0)
+                ),
+                scada=False,
+            )
+        )
+        report = outcome.report
+        assert (report.units, report.lost, report.escapes) == (120, 0, 0)
+        assert report.counts_match
+        assert report.rejected_by_reason.get("missed_trigger", 0) >= 30  # 2 s at 20 units/s
+        # Reconnected by itself (backoff up to 2 s): the last units are inspected and pass again.
+        assert [d.verdict for d in outcome.decisions[-10:]] == ["good"] * 10
