@@ -102,6 +102,7 @@ class Link:
     server: PlcServer | None = None
     port: int = 0
     memory: MemoryDriver | None = None
+    stopped: PlcServer | None = None
 
     @property
     def up(self) -> bool:
@@ -111,16 +112,16 @@ class Link:
         return self.server is not None
 
     async def start(self) -> None:
-        """Start (or restart, on the same port) the PLC's server."""
+        """Start the PLC's server, or start the stopped one again (same port, same address space)."""
         if self.protocol is None:
             if self.memory is None:
                 self.memory = MemoryDriver(self.image)
             self.memory.online = True
             return
         self.port = self.port or free_port()
-        server = make_plc_server(self.protocol, self.image, port=self.port)
+        server = self.stopped or make_plc_server(self.protocol, self.image, port=self.port)
         await server.start()
-        self.server = server
+        self.server, self.stopped = server, None
 
     async def kill(self) -> None:
         """The PLC's server goes away (the line keeps running on the PLC's own logic)."""
@@ -129,6 +130,7 @@ class Link:
         elif self.server is not None:
             server, self.server = self.server, None
             await server.stop()
+            self.stopped = server
 
     def driver(self) -> SignalDriver:
         """A fresh node-side driver for this link."""
