@@ -46,6 +46,7 @@ from node.events import (
     WriteSignals,
 )
 from node.job import Job
+from node.states import NodeState
 from node.store import SerialStore, UnitRecord
 from vision.result import InspectionResult
 
@@ -65,6 +66,23 @@ class Observer(Protocol):
 
     def on_state(self, core: Core) -> None:
         """Called after a cycle in which the state, job or counters changed."""
+
+
+class Collector:
+    """Observer that keeps every decision and every node state the runner went through (reports, tests)."""
+
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+        self.states: list[NodeState] = []
+
+    def on_decision(self, decision: Decision, record: UnitRecord) -> None:
+        """Keep it."""
+        self.decisions.append(decision)
+
+    def on_state(self, core: Core) -> None:
+        """Keep the state when it changed."""
+        if not self.states or self.states[-1] is not core.state:
+            self.states.append(core.state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,8 @@ from node.config import (
     ScadaConfig,
     StoreConfig,
 )
-from node.core import Core
 from node.events import Decision
-from node.runner import CycleStats
-from node.store import UnitRecord
+from node.runner import Collector, CycleStats
 from simulator.line import SimSettings, UnitTruth, run_line
 from simulator.net import free_port
 from simulator.plc import PhysicalCounts
@@ -61,19 +59,6 @@ class SimOutcome:
     stats: CycleStats
     decisions: tuple[Decision, ...]
     capture_ms: tuple[float, ...]
-
-
-class _Collector:
-    """Observer that keeps every decision for the report."""
-
-    def __init__(self) -> None:
-        self.decisions: list[Decision] = []
-
-    def on_decision(self, decision: Decision, record: UnitRecord) -> None:
-        self.decisions.append(decision)
-
-    def on_state(self, core: Core) -> None:
-        pass
 
 
 async def run_sim(run: SimRun, *, progress: ProgressFn | None = None) -> SimOutcome:
@@ -119,7 +104,7 @@ async def _run_node(
             scada=ScadaConfig(enabled=run.scada, endpoint=f"opc.tcp://127.0.0.1:{free_port()}"),
             cycle_ms=run.cycle_ms,
         )
-        collector = _Collector()
+        collector = Collector()
         node = build_node(config, observers=(collector,))
         stop = asyncio.Event()
         task = asyncio.create_task(node.run(stop))

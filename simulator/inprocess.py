@@ -24,12 +24,9 @@ from drivers.memory import MemoryDriver, SignalImage
 from node.assembly import make_driver
 from node.core import Core, CoreConfig, resume_point
 from node.counters import CounterSnapshot
-from node.events import Decision
 from node.jobs import JobLoader
-from node.runner import Inspect, Runner, RunnerConfig
+from node.runner import Collector, Inspect, Runner, RunnerConfig
 from node.sim import plc_config
-from node.states import NodeState
-from node.store import UnitRecord
 from node.store_sqlite import SqliteSerialStore
 from recipes.loader import RecipeBook
 from simulator.camera import render_unit
@@ -73,23 +70,6 @@ class InProcessLevel4:
     async def issued_serials(self, gtin: str, lot: str) -> list[str]:
         """Serials issued for the batch."""
         return self.server.issued_for_batch(gtin, lot)
-
-
-class Collector:
-    """Keeps every decision and every node state the runner went through."""
-
-    def __init__(self) -> None:
-        self.decisions: list[Decision] = []
-        self.states: list[NodeState] = []
-
-    def on_decision(self, decision: Decision, record: UnitRecord) -> None:
-        """Keep it."""
-        self.decisions.append(decision)
-
-    def on_state(self, core: Core) -> None:
-        """Keep the state when it changed."""
-        if not self.states or self.states[-1] is not core.state:
-            self.states.append(core.state)
 
 
 @dataclass
