@@ -33,7 +33,11 @@ class PrintLayout(Frozen):
         "LOT {lot}",
         "EXP {expiry_yyyy_mm}",
     )
-    font: Literal["hershey_simplex", "hershey_duplex", "hershey_plain"] = "hershey_simplex"
+    # dot5x7 / dot7x9: continuous-inkjet dot-matrix fonts; tij_sans: the solid sans of a thermal
+    # inkjet or thermal-transfer printer; hershey_*: OpenCV's stroke fonts (earlier recipes).
+    font: Literal["dot5x7", "dot7x9", "tij_sans", "hershey_simplex", "hershey_duplex", "hershey_plain"] = (
+        "hershey_simplex"
+    )
     text_height_mm: Annotated[float, Field(gt=0.5, le=10)] = 2.6
     line_pitch_mm: Annotated[float, Field(gt=0.5, le=20)] = 4.0
     offset_mm: tuple[float, float] = (4.0, 0.0)
