@@ -35,7 +35,7 @@ class StubVision:
         self._serials: Iterator[str] | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, frame: npt.NDArray[np.uint8], job: Job) -> InspectionResult:
+    def __call__(self, frame: npt.NDArray[np.uint8], job: Job) -> tuple[InspectionResult, ...]:
         """The stubbed inspection of one unit."""
         time.sleep(self.vision_s)
         with self._lock:
@@ -45,7 +45,11 @@ class StubVision:
                 self._serials = iter(sorted(job.issued))
             serial = next(self._serials)
         ais = {"01": job.recipe.gtin, "17": EXPIRY, "10": LOT, "21": serial}
-        return InspectionResult(position="P1", code_found=True, gs1=MappingProxyType(ais), ocv_ok=True)
+        return (
+            InspectionResult(
+                position="P1", code_found=True, gs1=MappingProxyType(ais), ocv_ok=True, grade=4.0
+            ),
+        )
 
 
 def protocol_table(*, units: int, rate_per_min: float) -> BenchTable:

@@ -17,7 +17,7 @@ from rich.progress import Progress
 
 from bench.frames import Frame, ProductionFrame, production_frames, production_recipe
 from bench.tables import BenchTable, ms
-from recipes.schema import Inspection
+from recipes.schema import Recipe
 from vision.datamatrix import CodeRead, _read_with_libdmtx, _read_with_zxing, read_datamatrix
 
 with warnings.catch_warnings():
@@ -55,7 +55,7 @@ def _tracenode_recipe(frame: Frame) -> bytes | None:
     return _first(
         read_datamatrix(
             frame,
-            region=settings.code_region,
+            region=_RECIPE.positions[0].code_region,
             any_angle=settings.any_angle,
             fallback_timeout_ms=settings.decode_timeout_ms,
         )
@@ -238,7 +238,7 @@ def _good_table(tallies: dict[str, Tally], plan: ReaderPlan) -> BenchTable:
             f"pylibdmtx default ran on the first {slow.frames} of the same frames only "
             f"(offered {plan.slow_frames}, time budget {plan.slow_budget_s:.0f} s): each call takes seconds.",
             f"tracenode reader, recipe {_RECIPE.number}: read_datamatrix as the node runs it for the "
-            f"simulated product ({_describe(_RECIPE.inspection)}). Every other row searches the whole "
+            f"simulated product ({_describe(_RECIPE)}). Every other row searches the whole "
             "frame: tracenode reader, whole frame: read_datamatrix's defaults (its three zxing-cpp "
             f"passes, then libdmtx for {_LIBDMTX_TIMEOUT_MS} ms); tracenode passes: that zxing-cpp chain "
             "alone; baseline: one zxingcpp.read_barcodes call for DataMatrix with library defaults; "
@@ -267,8 +267,9 @@ def _no_code_table(tallies: dict[str, Tally]) -> BenchTable:
     )
 
 
-def _describe(inspection: Inspection) -> str:
-    region = inspection.code_region
+def _describe(recipe: Recipe) -> str:
+    inspection = recipe.inspection
+    region = recipe.positions[0].code_region
     where = (
         "whole frame"
         if region is None

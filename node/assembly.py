@@ -131,7 +131,11 @@ def build_node(config: NodeConfig, *, observers: tuple[Observer, ...] = ()) -> N
     if config.scada.enabled:
         scada = ScadaServer(
             endpoint=config.scada.endpoint,
-            positions=("P1",),
+            # Every position any recipe of the book defines, so SCADA's model is complete from start.
+            positions=tuple(
+                dict.fromkeys(name for recipe in book.recipes.values() for name in recipe.position_names)
+            )
+            or ("P1",),
             on_reset_counters=reset_counters,
             on_reset_alarm=reset_alarm,
             operator_users=config.scada.operator_users,

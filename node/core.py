@@ -148,7 +148,8 @@ class _Unit:
     decide_by: float
     job: Job
     stage: Stage = Stage.INSPECTING
-    result: InspectionResult | None = None
+    results: tuple[InspectionResult, ...] = ()
+    judged: tuple[tuple[str, frozenset[Reason]], ...] = ()  # each position's own reasons
 
 
 @dataclass(slots=True)
@@ -211,8 +212,8 @@ class Core:
         match event:
             case PlcSignals(inputs=inputs):
                 self._on_inputs(inputs, now, out)
-            case InspectionDone(unit=seq, result=result):
-                self._on_result(seq, result, now, out)
+            case InspectionDone(unit=seq, results=results):
+                self._on_result(seq, results, now, out)
             case InspectionFailed(unit=seq, error=error):
                 self._on_failure(seq, error, now, out)
             case JobLoaded(job=job):
@@ -353,7 +354,7 @@ class Core:
         seq = self._new_seq()
         if self.job is None:
             self._decide(
-                seq, tracking_id, trigger_count, now, now, frozenset({Reason.NO_RECIPE}), None, None, out
+                seq, tracking_id, trigger_count, now, now, frozenset({Reason.NO_RECIPE}), None, (), out
             )
             return
         unit = _Unit(
@@ -370,7 +371,7 @@ class Core:
     def _missed_trigger(self, trigger_count: int, now: float, out: list[Command]) -> None:
         # The PLC counted a unit we never saw: it has no verdict, so the PLC rejects it.
         reasons = frozenset({Reason.MISSED_TRIGGER})
-        self._decide(self._new_seq(), 0, trigger_count, now, now, reasons, self.job, None, out, write=False)
+        self._decide(self._new_seq(), 0, trigger_count, now, now, reasons, self.job, (), out, write=False)
 
     def _new_seq(self) -> int:
         seq = self._next_seq
@@ -379,16 +380,36 @@ class Core:
 
     # ------------------------------------------------------------ vision results
 
-    def _on_result(self, seq: int, result: InspectionResult, now: float, out: list[Command]) -> None:
+    def _on_result(
+        self, seq: int, results: tuple[InspectionResult, ...], now: float, out: list[Command]
+    ) -> None:
         unit = self._units.get(seq)
         if unit is None or unit.stage is not Stage.INSPECTING:
             out.append(Notice("warning", "inspection result after the verdict; ignored", {"unit": seq}))
             return
-        unit.result = result
-        reasons = judge(result, unit.job, self._seen)
-        serial = result.gs1.get("21") if result.gs1 is not None else None
-        if serial is not None:
-            self._seen.add(serial)
+        unit.results = results
+        judged = []
+        for result in results:
+            # Serials read at earlier positions of this image count as seen: one serial on two
+            # packs is a duplicate even within one trigger.
+            own = judge(result, unit.job, self._seen)
+            serial = result.gs1.get("21") if result.gs1 is not None else None
+            if serial is not None:
+                self._seen.add(serial)
+            judged.append((result.position, own))
+        expected = unit.job.recipe.position_names
+        if tuple(name for name, _ in judged) != expected:
+            # A pipeline that skipped or added a position must not let the unit pass.
+            out.append(
+                Notice(
+                    "error",
+                    "inspection positions differ from the recipe",
+                    {"unit": seq, "expected": list(expected), "got": [name for name, _ in judged]},
+                )
+            )
+            judged = [(name, frozenset({Reason.INTERNAL_ERROR})) for name in expected]
+        unit.judged = tuple(judged)
+        reasons = frozenset().union(*(own for _, own in judged))
         if reasons:
             self._finish(unit, now, reasons, out)
             return
@@ -459,9 +480,10 @@ class Core:
             now,
             reasons,
             unit.job,
-            unit.result,
+            unit.results,
             out,
             write=write,
+            judged=unit.judged,
         )
 
     def _decide(
@@ -473,26 +495,33 @@ class Core:
         now: float,
         reasons: frozenset[Reason],
         job: Job | None,
-        result: InspectionResult | None,
+        results: tuple[InspectionResult, ...],
         out: list[Command],
         *,
         write: bool = True,
+        judged: tuple[tuple[str, frozenset[Reason]], ...] = (),
     ) -> None:
         """Make a verdict final: count it, record it, and queue a reject for the PLC."""
-        position = result.position if result is not None else self.config.default_position
+        # Reasons of the whole unit (late, missed, a fault) apply to every position in view.
+        shared = reasons - frozenset().union(*(own for _, own in judged))
+        if judged:
+            positions = tuple((name, own | shared) for name, own in judged)
+        else:
+            names = job.recipe.position_names if job is not None else (self.config.default_position,)
+            positions = tuple((name, reasons) for name in names)
         decision = Decision(
             unit=seq,
             tracking_id=tracking_id,
             trigger_count=trigger_count,
             verdict="rejected" if reasons else "good",
             reasons=reasons,
-            position=position,
+            positions=positions,
             triggered_at=triggered_at,
             decided_at=now,
             job=job,
-            result=result,
+            results=results,
         )
-        self.counters.add(decision.verdict, reasons, position)
+        self.counters.add(decision.verdict, reasons, positions)
         out.append(RecordUnit(decision))
         if reasons and write:
             primary = primary_reason(reasons)

@@ -11,7 +11,10 @@ from node.reasons import Reason
 
 @dataclass(frozen=True, slots=True)
 class PositionCounts:
-    """Counts of one inspection position (Arbeitsbereich)."""
+    """Counts of one inspection position (Arbeitsbereich), by the position's own findings.
+
+    A position that passed in a unit another position failed counts good here, though the
+    PLC rejected the whole unit (and the unit counts rejected in the totals)."""
 
     total: int = 0
     good: int = 0
@@ -50,8 +53,10 @@ class Counters:
         self.by_reason: dict[Reason, int] = {r: start.by_reason.get(r, 0) for r in Reason}
         self.by_position: dict[str, PositionCounts] = dict(start.by_position)
 
-    def add(self, verdict: str, reasons: frozenset[Reason], position: str) -> None:
-        """Count one final verdict."""
+    def add(
+        self, verdict: str, reasons: frozenset[Reason], positions: tuple[tuple[str, frozenset[Reason]], ...]
+    ) -> None:
+        """Count one final verdict: the unit once, and each position by its own reasons."""
         good = verdict == "good"
         self.total += 1
         if good:
@@ -60,10 +65,11 @@ class Counters:
             self.rejected += 1
         for reason in reasons:
             self.by_reason[reason] += 1
-        p = self.by_position.get(position, PositionCounts())
-        self.by_position[position] = PositionCounts(
-            total=p.total + 1, good=p.good + int(good), rejected=p.rejected + int(not good)
-        )
+        for name, own in positions:
+            p = self.by_position.get(name, PositionCounts())
+            self.by_position[name] = PositionCounts(
+                total=p.total + 1, good=p.good + int(not own), rejected=p.rejected + int(bool(own))
+            )
 
     def reset(self) -> None:
         """Start a new counting period (operator reset)."""

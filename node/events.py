@@ -30,7 +30,7 @@ class InspectionDone:
     """The vision pipeline finished for a unit."""
 
     unit: int  # the core's unit sequence number from StartInspection
-    result: InspectionResult
+    results: tuple[InspectionResult, ...]  # one per recipe position, in recipe order
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +135,29 @@ class Decision:
     trigger_count: int | None  # the PLC's TriggerCount of this unit; None with no trigger counter yet
     verdict: Literal["good", "rejected"]
     reasons: frozenset[Reason]
-    position: str
+    positions: tuple[tuple[str, frozenset[Reason]], ...]
+    """Each position's own name and reasons (a position counts on its own; the trigger's verdict is
+    a reject when any position has a reason, since the PLC rejects what is under the camera)."""
     triggered_at: float
     decided_at: float
     job: Job | None
-    result: InspectionResult | None
+    results: tuple[InspectionResult, ...]  # one per position; empty when the unit was not inspected
+
+    @property
+    def result(self) -> InspectionResult | None:
+        """The first position's findings, if the unit was inspected."""
+        return self.results[0] if self.results else None
+
+    @property
+    def position(self) -> str:
+        """The first position's name."""
+        return self.positions[0][0]
 
     @property
     def serial(self) -> str | None:
-        """The serial read from the code, if any."""
-        return None if self.result is None or self.result.gs1 is None else self.result.gs1.get("21")
+        """The serial read from the first position's code, if any."""
+        result = self.result
+        return None if result is None or result.gs1 is None else result.gs1.get("21")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,11 @@ class Reason(StrEnum):
     MISSED_TRIGGER = "missed_trigger"
     NO_RECIPE = "no_recipe"
     INTERNAL_ERROR = "internal_error"
+    OCV_GTIN = "ocv_gtin"
+    OCV_SERIAL = "ocv_serial"
+    OCV_LOT = "ocv_lot"
+    OCV_EXPIRY = "ocv_expiry"
+    PRINT_ILLEGIBLE = "print_illegible"
 
     @property
     def code(self) -> int:
@@ -50,6 +55,14 @@ REASON_CODES: dict[Reason, int] = {
     Reason.MISSED_TRIGGER: 11,
     Reason.NO_RECIPE: 12,
     Reason.INTERNAL_ERROR: 13,
+    # The printed text read by OCR, field by field, against the code (added in contract v1.1):
+    # ocv_mismatch (8) remains for printed text outside the four fields (labels, extra or missing
+    # lines) and for the template OCV; print_illegible when a character was read without confidence.
+    Reason.OCV_GTIN: 14,
+    Reason.OCV_SERIAL: 15,
+    Reason.OCV_LOT: 16,
+    Reason.OCV_EXPIRY: 17,
+    Reason.PRINT_ILLEGIBLE: 18,
 }
 REASON_BY_CODE: dict[int, Reason] = {code: reason for reason, code in REASON_CODES.items()}
 

@@ -13,8 +13,8 @@ def judge(result: InspectionResult, job: Job, seen: Set[str]) -> frozenset[Reaso
     """All reasons to reject this unit; empty means good.
 
     `seen` is every serial already read for this GTIN (the job's history plus this run).
-    A unit that was not fully inspected never comes out good: no code, no valid GS1 or an
-    OCV that did not run when the recipe asks for it each give a reason.
+    A unit that was not fully inspected never comes out good: no code, no valid GS1, an
+    OCR/OCV or a grading that did not run when the recipe asks for it each give a reason.
     """
     if not result.code_found:
         return frozenset({Reason.NO_READ})
@@ -36,6 +36,29 @@ def judge(result: InspectionResult, job: Job, seen: Set[str]) -> frozenset[Reaso
             reasons.add(Reason.DUPLICATE_SERIAL)
         if serial not in job.issued:
             reasons.add(Reason.SERIAL_NOT_ISSUED)
-    if job.recipe.inspection.ocv_enabled and result.ocv_ok is not True:
-        reasons.add(Reason.OCV_MISMATCH)
+    inspection = job.recipe.inspection
+    if inspection.ocr.enabled:
+        reasons |= _print_reasons(result, template=inspection.ocr.pipeline == "template")
+    if inspection.grading.enabled and (result.grade is None or result.grade < inspection.grading.min_grade):
+        reasons.add(Reason.GRADE_BELOW_LIMIT)
     return frozenset(reasons)
+
+
+_FIELD_REASONS = {
+    "gtin": Reason.OCV_GTIN,
+    "serial": Reason.OCV_SERIAL,
+    "lot": Reason.OCV_LOT,
+    "expiry": Reason.OCV_EXPIRY,
+}
+
+
+def _print_reasons(result: InspectionResult, *, template: bool) -> set[Reason]:
+    """The printed text against the code: one reason per mismatched field, one for illegible print."""
+    check = result.print_check
+    if template or check is None:
+        # Template OCV, or OCR that could not run (e.g. the code lacks a field to compare with).
+        return set() if result.ocv_ok is True else {Reason.OCV_MISMATCH}
+    reasons = {_FIELD_REASONS.get(field, Reason.OCV_MISMATCH) for field in check.mismatched}
+    if check.illegible:
+        reasons.add(Reason.PRINT_ILLEGIBLE)
+    return reasons

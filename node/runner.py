@@ -53,7 +53,7 @@ from vision.result import InspectionResult
 log = structlog.get_logger("tracenode")
 T = TypeVar("T")
 
-Inspect = Callable[[np.ndarray, Job], InspectionResult]
+Inspect = Callable[[np.ndarray, Job], tuple[InspectionResult, ...]]
 WarmUp = Callable[[Job], None]
 LoadJobFn = Callable[[LoadJob], Awaitable[JobLoaded | JobRefused]]
 
@@ -307,11 +307,11 @@ class Runner:
             capture_ms = (time.perf_counter() - t0) * 1000
             self._capture_ms[command.unit] = capture_ms
             _bounded_append(self.capture_ms, capture_ms)
-            result = await loop.run_in_executor(self._vision, self.inspect, frame, command.job)
+            results = await loop.run_in_executor(self._vision, self.inspect, frame, command.job)
         except Exception as exc:  # every fault path ends in a reject, never in a lost unit
             self._inbox.append(InspectionFailed(command.unit, f"{type(exc).__name__}: {exc}"))
         else:
-            self._inbox.append(InspectionDone(command.unit, result))
+            self._inbox.append(InspectionDone(command.unit, results))
         self._wake.set()
 
     async def _load(self, command: LoadJob) -> None:
@@ -327,11 +327,23 @@ class Runner:
         self._inbox.append(answer)
 
     def _record(self, decision: Decision) -> None:
-        record = unit_record(decision, self._wall_offset)
+        records = unit_records(decision, self._wall_offset)
+        record = records[0]
         capture_ms = self._capture_ms.pop(decision.unit, None)
         timings = dict(decision.result.timings_ms) if decision.result is not None else {}
         if capture_ms is not None:
             timings["capture"] = round(capture_ms, 2)
+        extra: dict[str, object] = {}
+        if len(decision.positions) > 1:
+            extra["positions"] = {
+                name: {"serial": rec.serial, "reasons": sorted(r.value for r in own)}
+                for (name, own), rec in zip(decision.positions, records, strict=True)
+            }
+        result = decision.result
+        if result is not None and result.grade is not None:
+            extra["grade"] = result.grade
+        if result is not None and result.print_check is not None:
+            extra["print"] = {c.field: c.verdict for c in result.print_check.fields if c.verdict != "ok"}
         log.info(
             "unit",
             tracking_id=decision.tracking_id,
@@ -341,11 +353,13 @@ class Runner:
             position=decision.position,
             latency_ms=round(record.latency_ms, 2),
             timings_ms=timings,
+            **extra,
         )
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._store_pool, self.store.record_unit, record)
-        self._store_writes.add(future)
-        future.add_done_callback(self._store_done)
+        for row in records:
+            future = loop.run_in_executor(self._store_pool, self.store.record_unit, row)
+            self._store_writes.add(future)
+            future.add_done_callback(self._store_done)
         for observer in self.observers:
             observer.on_decision(decision, record)
 
@@ -374,24 +388,42 @@ class Runner:
         return await asyncio.get_running_loop().run_in_executor(self._store_pool, fn)
 
 
-def unit_record(decision: Decision, wall_offset: float) -> UnitRecord:
-    """The store row for a decision; monotonic times become wall-clock seconds."""
-    ais = decision.result.gs1 if decision.result is not None and decision.result.gs1 is not None else {}
+def unit_records(decision: Decision, wall_offset: float) -> tuple[UnitRecord, ...]:
+    """The store rows for a decision, one per position (pack); monotonic times become wall-clock.
+
+    Every pack of a trigger shares its verdict (the PLC rejects what is under the camera) and keeps
+    its own reasons, plus the trigger's reasons when it has none of its own (a pack that passed in a
+    rejected unit was rejected with it).
+    """
     job = decision.job
-    return UnitRecord(
-        tracking_id=decision.tracking_id,
-        serial=ais.get("21"),
-        gtin=ais.get("01"),
-        lot=ais.get("10"),
-        expiry=ais.get("17"),
-        verdict=decision.verdict,
-        reasons=tuple(sorted(r.value for r in decision.reasons)),
-        position=decision.position,
-        recipe_number=job.recipe.number if job is not None else None,
-        recipe_version=job.recipe.version if job is not None else None,
-        batch_lot=job.lot if job is not None else None,
-        triggered_at=decision.triggered_at + wall_offset,
-        decided_at=decision.decided_at + wall_offset,
-        latency_ms=(decision.decided_at - decision.triggered_at) * 1000,
-        trigger_count=decision.trigger_count,
-    )
+    rows = []
+    for pack, (name, own) in enumerate(decision.positions):
+        result = decision.results[pack] if pack < len(decision.results) else None
+        ais = result.gs1 if result is not None and result.gs1 is not None else {}
+        reasons = own or decision.reasons
+        rows.append(
+            UnitRecord(
+                tracking_id=decision.tracking_id,
+                serial=ais.get("21"),
+                gtin=ais.get("01"),
+                lot=ais.get("10"),
+                expiry=ais.get("17"),
+                verdict=decision.verdict,
+                reasons=tuple(sorted(r.value for r in reasons)),
+                position=name,
+                recipe_number=job.recipe.number if job is not None else None,
+                recipe_version=job.recipe.version if job is not None else None,
+                batch_lot=job.lot if job is not None else None,
+                triggered_at=decision.triggered_at + wall_offset,
+                decided_at=decision.decided_at + wall_offset,
+                latency_ms=(decision.decided_at - decision.triggered_at) * 1000,
+                trigger_count=decision.trigger_count,
+                pack=pack,
+            )
+        )
+    return tuple(rows)
+
+
+def unit_record(decision: Decision, wall_offset: float) -> UnitRecord:
+    """The store row of the decision's first position."""
+    return unit_records(decision, wall_offset)[0]

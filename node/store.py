@@ -34,6 +34,9 @@ class UnitRecord:
     decided_at: float  # unix seconds
     latency_ms: float
     trigger_count: int | None = None  # the PLC's TriggerCount of this unit (None: not known)
+    # Which pack of the trigger this row is: 0 for the recipe's first position, 1.. for the others
+    # (several packs in one image). Totals count pack 0 only: one verdict per trigger.
+    pack: int = 0
 
     def __post_init__(self) -> None:
         # A good unit without a serial would slip past the duplicate check, which keys on gtin+serial.

@@ -55,6 +55,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX issued_serials_batch ON issued_serials (gtin, lot)",
     ),
+    (
+        # Several packs per trigger (recipe positions): one row per pack, pack 0 carries the count.
+        "ALTER TABLE units ADD COLUMN pack INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -63,8 +67,9 @@ _IN_CHUNK = 500
 
 _UNIT_COLUMNS = (
     "tracking_id, serial, gtin, lot, expiry, verdict, reasons, position, recipe_number, recipe_version, "
-    "batch_lot, triggered_at, decided_at, latency_ms, trigger_count"
+    "batch_lot, triggered_at, decided_at, latency_ms, trigger_count, pack"
 )
+_UNIT_PLACEHOLDERS = ", ".join("?" * len(_UNIT_COLUMNS.split(",")))
 
 
 class SqliteSerialStore:
@@ -136,7 +141,7 @@ class SqliteSerialStore:
         """Store one unit durably; raise `DuplicateSerial` if its GTIN+serial is already recorded good."""
         try:
             self._db.execute(
-                f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES ({_UNIT_PLACEHOLDERS})",
                 (
                     rec.tracking_id,
                     rec.serial,
@@ -153,6 +158,7 @@ class SqliteSerialStore:
                     rec.decided_at,
                     rec.latency_ms,
                     rec.trigger_count,
+                    rec.pack,
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -206,16 +212,18 @@ class SqliteSerialStore:
         return frozenset(serial for (serial,) in rows)
 
     def totals(self) -> StoreTotals:
-        """Counts of all units recorded in this file."""
+        """Counts of all units (triggers) recorded in this file."""
         total, good = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN verdict = 'good' THEN 1 ELSE 0 END), 0) FROM units"
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN verdict = 'good' THEN 1 ELSE 0 END), 0) FROM units "
+            "WHERE pack = 0"
         ).fetchone()
         return StoreTotals(total=total, good=good, rejected=total - good)
 
     def recent_trigger_counts(self, limit: int) -> list[int]:
         """The PLC trigger counts of the last `limit` units recorded, newest first."""
         rows = self._db.execute(
-            "SELECT trigger_count FROM units WHERE trigger_count IS NOT NULL ORDER BY id DESC LIMIT ?",
+            "SELECT trigger_count FROM units WHERE trigger_count IS NOT NULL AND pack = 0 "
+            "ORDER BY id DESC LIMIT ?",
             (limit,),
         )
         return [count for (count,) in rows]

@@ -61,19 +61,54 @@ class PrintLayout(Frozen):
         return value
 
 
-class Inspection(Frozen):
-    """What the vision pipeline checks and with which limits."""
+OCR_PIPELINES = ("classical", "dl", "combination1", "combination2")
+"""The reading pipelines a recipe may select (vision/ocr.py make_reader):
 
-    px_per_mm: Annotated[float, Field(gt=1, le=100)] = 10.0
+- classical: binarization, connected components, features, a feature classifier (numba);
+- dl: a CRNN reading the whole line end to end (onnxruntime);
+- combination1: binarization and connected components, a CNN classifying each component;
+- combination2: a segmentation network cutting the characters, the feature classifier reading them.
+"""
+
+
+class Ocr(Frozen):
+    """How the printed text is read and when a read is good enough to compare (OCR + OCV).
+
+    ``pipeline = "template"`` keeps the older template OCV (correlation against the taught font,
+    no reading); every other value reads the text and checks each field (GTIN, serial, lot,
+    expiry) against the code, each mismatch a reject reason of its own.
+    """
+
+    enabled: bool = True
+    pipeline: Literal["template", "classical", "dl", "combination1", "combination2"] = "classical"
+    # A character read with less confidence than this makes its field illegible: a reject, never a
+    # guess. Each pipeline's model card (vision/models/*.json) records the threshold its validation
+    # set supports.
+    min_confidence: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    # Template OCV only: the lowest correlation score a character may have.
+    min_score: Annotated[float, Field(gt=0, lt=1)] = 0.6
+
+
+class Grading(Frozen):
+    """Indicative ISO/IEC 15415 grading of the DataMatrix (vision/grading.py) and its trend."""
+
+    enabled: bool = True
+    # Overall grade 4.0 (A) .. 0.0 (F); EU FMD presumes at least 1.5 (C) at the point of printing.
+    min_grade: Annotated[float, Field(ge=0, le=4)] = 1.5
+    # Trend per position (node/print_trend.py): warn when the smoothed grade comes within this
+    # margin of the limit, or when its slope would cross the limit within `horizon_units`.
+    warn_margin: Annotated[float, Field(ge=0, le=4)] = 0.5
+    horizon_units: Annotated[int, Field(ge=10, le=1_000_000)] = 2000
+
+
+class Position(Frozen):
+    """One inspection position (Arbeitsbereich): a pack in view, found in its own code region."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")]
     # Where the code is searched: x, y, width, height in frame pixels; None = the whole frame.
     # A region sized to the line's placement tolerance makes a read several times cheaper,
     # and makes a missing code a fast reject instead of a full-frame search.
     code_region: tuple[int, int, int, int] | None = None
-    any_angle: bool = False  # cartons are guided: the code is within a few degrees of upright
-    # libdmtx second opinion budget: 30 ms read 1000/1000 good frames in the code region (20 ms: 999).
-    decode_timeout_ms: Annotated[int, Field(ge=5, le=1000)] = 30
-    ocv_enabled: bool = True
-    ocv_min_score: Annotated[float, Field(gt=0, lt=1)] = 0.6
 
     @field_validator("code_region")
     @classmethod
@@ -85,6 +120,17 @@ class Inspection(Frozen):
         return value
 
 
+class Inspection(Frozen):
+    """What the vision pipeline checks and with which limits."""
+
+    px_per_mm: Annotated[float, Field(gt=1, le=100)] = 10.0
+    any_angle: bool = False  # cartons are guided: the code is within a few degrees of upright
+    # libdmtx second opinion budget: 30 ms read 1000/1000 good frames in the code region (20 ms: 999).
+    decode_timeout_ms: Annotated[int, Field(ge=5, le=1000)] = 30
+    ocr: Ocr = Ocr()
+    grading: Grading = Grading()
+
+
 class Recipe(Frozen):
     """One product: selected by the PLC by number at batch change."""
 
@@ -92,10 +138,34 @@ class Recipe(Frozen):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     version: Annotated[int, Field(ge=1)] = 1
     gtin: Annotated[str, Field(pattern=r"^\d{14}$")]
-    positions: tuple[str, ...] = ("P1",)
+    # Several packs in one image (lanes): each is inspected and counted on its own; the trigger's
+    # verdict is a reject when any position fails (the PLC rejects what is under the camera).
+    positions: Annotated[tuple[Position, ...], Field(min_length=1, max_length=16)] = (Position(name="P1"),)
     consecutive_reject_limit: Annotated[int, Field(ge=1, le=1000)] = 5
     print_layout: PrintLayout = PrintLayout()
     inspection: Inspection = Inspection()
+
+    @field_validator("positions", mode="before")
+    @classmethod
+    def _position_names(cls, value: object) -> object:
+        # A bare name is a position without its own code region.
+        if isinstance(value, list | tuple):
+            return tuple({"name": item} if isinstance(item, str) else item for item in value)
+        return value
+
+    @field_validator("positions")
+    @classmethod
+    def _unique_positions(cls, value: tuple[Position, ...]) -> tuple[Position, ...]:
+        names = [p.name for p in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"position names must be unique, {', '.join(duplicates)} repeat")
+        return value
+
+    @property
+    def position_names(self) -> tuple[str, ...]:
+        """The positions' names in recipe order."""
+        return tuple(p.name for p in self.positions)
 
     @field_validator("gtin")
     @classmethod

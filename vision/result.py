@@ -6,13 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from vision.print_check import PrintCheck
+
 
 @dataclass(frozen=True, slots=True)
 class InspectionResult:
     """The findings for one position of one unit.
 
     `gs1` holds the validated AIs of the code, or None with `gs1_error` saying why
-    (no code found, not GS1, a GS1 rule broken). `ocv_ok` is None when OCV did not run.
+    (no code found, not GS1, a GS1 rule broken). `ocv_ok` is None when OCV did not run;
+    with an OCR pipeline it is `print_check.ok` and `print_check` says field by field.
+    `grade` is the overall indicative ISO/IEC 15415 grade 0.0 (F) .. 4.0 (A), None when the
+    code was not graded; `grade_parameters` the grade of each parameter.
     """
 
     position: str
@@ -22,4 +27,7 @@ class InspectionResult:
     ocv_ok: bool | None = None
     ocv_detail: str = ""
     decoder: str = ""
+    print_check: PrintCheck | None = None
+    grade: float | None = None
+    grade_parameters: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     timings_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))

@@ -18,19 +18,34 @@ EXPIRY = "271231"
 ISSUED = frozenset(f"SN{i:06d}" for i in range(1000))
 
 
-def make_job(request: int = 1, *, limit: int = 5, ocv: bool = False) -> Job:
-    """A job for recipe 1 with 1000 issued serials."""
-    recipe = Recipe(number=1, name="Test product", gtin=GTIN, consecutive_reject_limit=limit)
-    recipe = recipe.model_copy(
-        update={"inspection": recipe.inspection.model_copy(update={"ocv_enabled": ocv})}
+def make_job(
+    request: int = 1,
+    *,
+    limit: int = 5,
+    ocv: bool = False,
+    grading: bool = False,
+    positions: tuple[str, ...] = ("P1",),
+) -> Job:
+    """A job for recipe 1 with 1000 issued serials (print check and grading off unless asked)."""
+    recipe = Recipe.model_validate(
+        {
+            "number": 1,
+            "name": "Test product",
+            "gtin": GTIN,
+            "consecutive_reject_limit": limit,
+            "positions": positions,
+            "inspection": {"ocr": {"enabled": ocv}, "grading": {"enabled": grading}},
+        }
     )
     return Job(request=request, recipe=recipe, lot=LOT, expiry=EXPIRY, issued=ISSUED)
 
 
-def good_result(serial: str, **overrides: str) -> InspectionResult:
+def good_result(serial: str, *, position: str = "P1", **overrides: str) -> InspectionResult:
     """Findings of a perfect unit with this serial."""
     ais = {"01": GTIN, "17": EXPIRY, "10": LOT, "21": serial} | overrides
-    return InspectionResult(position="P1", code_found=True, gs1=MappingProxyType(ais), ocv_ok=True)
+    return InspectionResult(
+        position=position, code_found=True, gs1=MappingProxyType(ais), ocv_ok=True, grade=4.0
+    )
 
 
 NO_READ = InspectionResult(position="P1", code_found=False, gs1=None, gs1_error="no code found")

@@ -85,7 +85,7 @@ class TestVerdicts:
         plc.auto_ack = False
         tid = plc.trigger()
         unit = plc.started[-1].unit
-        plc.feed(InspectionDone(unit, good_result("SN000001")))
+        plc.feed(InspectionDone(unit, (good_result("SN000001"),)))
         assert plc.written(Signal.RESULT_ID) == tid
         assert plc.written(Signal.RESULT_CODE) == 0
         assert plc.records == []
@@ -97,7 +97,9 @@ class TestVerdicts:
         """Wrong lot and expiry both show, and the primary code goes to the PLC."""
         plc = running(config)
         plc.trigger()
-        plc.feed(InspectionDone(plc.started[-1].unit, good_result("SN000001", **{"10": "X", "17": "280101"})))
+        plc.feed(
+            InspectionDone(plc.started[-1].unit, (good_result("SN000001", **{"10": "X", "17": "280101"}),))
+        )
         plc.advance(0.01)
         assert plc.records[-1].reasons == {Reason.WRONG_LOT, Reason.WRONG_EXPIRY}
         assert plc.written(Signal.RESULT_CODE) == Reason.WRONG_LOT.code
@@ -108,7 +110,7 @@ class TestVerdicts:
         plc = running(config)
         for serial in ("SN000001", "SN000001", "XX999999"):
             plc.trigger()
-            plc.feed(InspectionDone(plc.started[-1].unit, good_result(serial)))
+            plc.feed(InspectionDone(plc.started[-1].unit, (good_result(serial),)))
             plc.advance(0.01)
         assert [d.reasons for d in plc.records] == [
             frozenset(),
@@ -130,7 +132,7 @@ class TestVerdicts:
         plc.trigger()
         unit = plc.started[-1].unit
         plc.advance(config.deadline_s)
-        plc.feed(InspectionDone(unit, good_result("SN000001")))
+        plc.feed(InspectionDone(unit, (good_result("SN000001"),)))
         plc.advance(0.05)
         assert [d.verdict for d in plc.records] == ["rejected"]
 
@@ -139,7 +141,7 @@ class TestVerdicts:
         plc = running(config)
         plc.ack_status = ACK_TOO_LATE
         plc.trigger()
-        plc.feed(InspectionDone(plc.started[-1].unit, good_result("SN000001")))
+        plc.feed(InspectionDone(plc.started[-1].unit, (good_result("SN000001"),)))
         plc.advance(0.01)
         assert plc.records[-1].reasons == {Reason.LATE}
 
@@ -161,7 +163,7 @@ class TestVerdicts:
         """A unit with no code is rejected as no read."""
         plc = running(config)
         plc.trigger()
-        plc.feed(InspectionDone(plc.started[-1].unit, NO_READ))
+        plc.feed(InspectionDone(plc.started[-1].unit, (NO_READ,)))
         assert plc.records[-1].reasons == {Reason.NO_READ}
 
 
@@ -173,7 +175,7 @@ class TestAlarm:
         plc = running(config, limit=3)
         for _ in range(3):
             plc.trigger()
-            plc.feed(InspectionDone(plc.started[-1].unit, NO_READ))
+            plc.feed(InspectionDone(plc.started[-1].unit, (NO_READ,)))
         assert plc.written(Signal.ALARM_ACTIVE) is True
         assert plc.core.state is NodeState.ALARM
         plc.set_inputs(alarm_reset_request=plc.inputs.alarm_reset_request + 1)
@@ -187,7 +189,7 @@ class TestAlarm:
         plc = running(config, limit=3)
         for result in (NO_READ, NO_READ, good_result("SN000001"), NO_READ, NO_READ):
             plc.trigger()
-            plc.feed(InspectionDone(plc.started[-1].unit, result))
+            plc.feed(InspectionDone(plc.started[-1].unit, (result,)))
             plc.advance(0.01)
         assert plc.written(Signal.ALARM_ACTIVE) is not True
         assert plc.core.snapshot().consecutive_rejects == 2
@@ -196,7 +198,7 @@ class TestAlarm:
         """SCADA's ResetConsecutiveFailures clears the alarm too."""
         plc = running(config, limit=1)
         plc.trigger()
-        plc.feed(InspectionDone(plc.started[-1].unit, NO_READ))
+        plc.feed(InspectionDone(plc.started[-1].unit, (NO_READ,)))
         plc.feed(ResetAlarm())
         assert plc.core.state is NodeState.READY
 
@@ -226,7 +228,7 @@ class TestLinkAndHeartbeat:
         plc = running(config)
         plc.auto_ack = False
         plc.trigger()
-        plc.feed(InspectionDone(plc.started[-1].unit, good_result("SN000001")))
+        plc.feed(InspectionDone(plc.started[-1].unit, (good_result("SN000001"),)))
         plc.feed(LinkDown("reset by peer"))
         assert plc.core.state is NodeState.FAULT
         plc.now += 2.0
@@ -246,7 +248,7 @@ class TestCounters:
         plc = running(config)
         for result in (good_result("SN000001"), NO_READ, good_result("SN000002")):
             plc.trigger()
-            plc.feed(InspectionDone(plc.started[-1].unit, result))
+            plc.feed(InspectionDone(plc.started[-1].unit, (result,)))
             plc.advance(0.01)
         snap = plc.core.snapshot()
         assert (snap.total, snap.good, snap.rejected) == (3, 2, 1)
@@ -254,7 +256,6 @@ class TestCounters:
         assert snap.by_position["P1"].total == 3
         plc.feed(ResetCounters())
         assert plc.core.snapshot().total == 0
-
 
 
 class TestRestart:
@@ -294,5 +295,5 @@ class TestRestart:
         """Each verdict knows its TriggerCount, so the store can resume from it."""
         plc = running(config)
         plc.trigger(skip=1)
-        plc.feed(InspectionDone(plc.started[-1].unit, NO_READ))
+        plc.feed(InspectionDone(plc.started[-1].unit, (NO_READ,)))
         assert [d.trigger_count for d in plc.records] == [1, 2]

@@ -66,7 +66,7 @@ class CoreMachine(RuleBasedStateMachine):
             "wrong_lot": good_result(serial, **{"10": "OTHER"}),
             "duplicate": good_result(serial),
         }[kind]
-        self.plc.feed(InspectionDone(unit, result))
+        self.plc.feed(InspectionDone(unit, (result,)))
 
     @rule(dt=st.floats(0.001, 0.3))
     def wait(self, dt: float) -> None:

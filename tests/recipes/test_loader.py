@@ -36,7 +36,7 @@ class TestLoadRecipe:
     def test_valid_file_loads_with_defaults(self, tmp_path: Path) -> None:
         """A minimal file becomes a Recipe whose unspecified fields take the schema defaults."""
         recipe = load_recipe(write(tmp_path, "amox.toml", AMOX))
-        assert (recipe.number, recipe.gtin, recipe.positions, recipe.version) == (
+        assert (recipe.number, recipe.gtin, recipe.position_names, recipe.version) == (
             1,
             "09506000134352",
             ("P1",),
@@ -232,7 +232,7 @@ class TestRecipeDigest:
     def test_changed_content_changes_the_digest(self, tmp_path: Path) -> None:
         """Any changed value gives another digest."""
         plain = load_recipe(write(tmp_path, "a.toml", AMOX))
-        changed = load_recipe(write(tmp_path, "b.toml", AMOX + "[inspection]\nocv_min_score = 0.7\n"))
+        changed = load_recipe(write(tmp_path, "b.toml", AMOX + "[inspection.ocr]\nmin_confidence = 0.7\n"))
         assert recipe_digest(plain) != recipe_digest(changed)
 
     def test_digest_is_sha256_hex(self, tmp_path: Path) -> None:

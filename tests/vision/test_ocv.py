@@ -21,7 +21,7 @@ from vision.print_text import print_lines
 
 LAYOUT = PrintLayout()
 PX_PER_MM = Inspection().px_per_mm
-MIN_SCORE = Inspection().ocv_min_score
+MIN_SCORE = Inspection().ocr.min_score
 CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 Frame = npt.NDArray[np.uint8]
