@@ -1,11 +1,14 @@
 """The simulated inspection camera: renders the frame a line camera would take of one printed unit.
 
 A frame shows a carton surface with a GS1 DataMatrix and the human-readable lines beside it, with the
-look variation of a real line and the camera-visible defects (no code, damaged code, smudged text).
+look variation of a real line, the print variation of a coder in specification
+(``vision.print_text.IN_SPEC``) and the camera-visible defects (no code, damaged code, poorly printed
+code, smudged text, part of a character missing, text that says other than the code).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -18,9 +21,27 @@ import zxingcpp
 from recipes.schema import PrintLayout
 from simulator.units import Appearance, Defect, Unit
 from vision.gs1 import to_bracketed
-from vision.print_text import LineInk, line_origin_mm, print_lines, render_line
+from vision.print_text import (
+    IN_SPEC,
+    SIDES,
+    LineInk,
+    MissingInk,
+    line_origin_mm,
+    print_lines,
+    render_line,
+    render_printed_line,
+)
 
-__all__ = ["FRAME_SHAPE", "MAX_ROTATION_DEG", "render_unit", "sample_appearance"]
+__all__ = [
+    "FRAME_SHAPE",
+    "MAX_ROTATION_DEG",
+    "POOR_CODE_CONTRAST",
+    "carton_levels",
+    "carton_texture",
+    "render_unit",
+    "sample_appearance",
+    "smear_text",
+]
 
 FRAME_SHAPE = (1024, 1280)
 """(height, width) of every frame: a 1.3 MP mono area-scan camera, the common choice on carton lines."""
@@ -32,7 +53,17 @@ MAX_ROTATION_DEG = 10.0
 # Dot gain: each dark module grows by this fraction of a module on every edge (8 % wider), a
 # TIJ or laser print that is in specification.
 _DOT_GAIN = 0.04
+
+POOR_CODE_CONTRAST = (28.0, 40.0)
+"""Grey levels between a POOR_CODE_PRINT symbol's dark and light modules (of 255): a symbol contrast
+of 11 to 16 % of full scale at nominal light, at most 19 % with the carton's shading and texture
+(measured through a 0.8-module aperture, 1st to 99th percentile), ISO/IEC 15415 grade F (below
+20 %). The node's zxing-cpp chain (``vision.datamatrix.read_datamatrix``, any angle) reads about
+98.5 % of them; fainter ink, or heavy ink spread on top of this contrast, left one in ten
+unreadable on a noisy, textured carton, so the poor print is faint ink alone."""
 _QUIET_MODULES = 2
+# Lines of one print differ in density by at most this factor.
+_LINE_DENSITY_SPREAD = 0.93
 # Pools of pre-drawn texture and sensor noise; each frame views a random window into them, which
 # costs nothing, instead of drawing 1.3 million normals per frame (about 25 ms alone).
 _POOL_MARGIN = 192
@@ -76,14 +107,21 @@ def render_unit(
 
     The print (code and text) is drawn in the code's own frame, blurred, then rotated by
     ``unit.appearance.rotation_deg`` (counter-clockwise on screen) about its centre and placed at the
-    frame centre plus ``offset_px``. All random draws for the surface come before those for a defect,
-    so the same ``rng`` state renders the same frame with and without the defect.
+    frame centre plus ``offset_px``. The text is printed by ``render_printed_line`` with the variation
+    of a coder in specification (``vision.print_text.IN_SPEC``: drop dropout and jitter, stroke
+    weight, each line skewed up to 1 degree against the code, one ink density of 0.65..1 per print
+    and up to 7 % less on some of its lines, so the text's contrast is 0.34..1 of full while the
+    code's stays ``appearance.contrast``). The random draws for the surface come first, then one
+    seed for the defect's own draws, then the print's variation, so the same ``rng`` state renders
+    the same frame with and without the defect wherever the defect does not reach; where the print
+    lands depends only on the code's data, not on a misprint or the lines' skew.
 
     Parameters
     ----------
     unit : Unit
         Data, appearance and defect. WRONG_LOT, WRONG_EXPIRY, DUPLICATE_SERIAL and
-        SERIAL_NOT_ISSUED are already in the unit's data and render as a normal print.
+        SERIAL_NOT_ISSUED are already in the unit's data and render as a normal print;
+        PRINT_MISMATCH prints ``unit.printed_fields`` in the text while the code holds the data.
     layout : PrintLayout
         The printer's text layout.
     px_per_mm : float
@@ -98,35 +136,63 @@ def render_unit(
     """
     look = unit.appearance
     surface = _draw_surface(look, rng)
+    defect_rng = np.random.default_rng(int(rng.integers(2**63)))
+    lines = print_lines(layout, **unit.printed_fields)
+    missing = _missing_ink(lines, defect_rng) if unit.defect is Defect.PARTIAL_CHARACTER else None
+    # One print's ink load is much the same on all its lines: its density is drawn once, and
+    # each line varies by a few percent below it.
+    density = float(rng.uniform(*IN_SPEC.density))
+    quality = dataclasses.replace(IN_SPEC, density=(density * _LINE_DENSITY_SPREAD, density))
+    printed = [
+        render_printed_line(
+            text,
+            layout,
+            px_per_mm=px_per_mm,
+            rng=rng,
+            quality=quality,
+            missing=missing[1] if missing is not None and missing[0] == index else None,
+        )
+        for index, text in enumerate(lines)
+    ]
     modules = _module_matrix(unit)
-    lines = print_lines(
-        layout, gtin=unit.gtin, serial=unit.serial, lot=unit.lot, expiry_yymmdd=unit.expiry_yymmdd
-    )
     code = None
     if unit.defect is not Defect.NO_CODE:
         code = _code_ink(
-            modules, look.module_px, damage_rng=rng if unit.defect is Defect.DAMAGED_CODE else None
+            modules, look.module_px, damage_rng=defect_rng if unit.defect is Defect.DAMAGED_CODE else None
         )
+        if unit.defect is Defect.POOR_CODE_PRINT:
+            # Faint ink: the symbol's dark modules only this many grey levels below the carton.
+            faint = float(defect_rng.uniform(*POOR_CODE_CONTRAST)) / abs(surface.ink_level - surface.level)
+            code *= np.float32(min(faint, 1.0))
     module = _module_px(modules.shape[0], look.module_px)
+    true_lines = print_lines(
+        layout, gtin=unit.gtin, serial=unit.serial, lot=unit.lot, expiry_yymmdd=unit.expiry_yymmdd
+    )
+    nominal = [render_line(text, layout, px_per_mm=px_per_mm) for text in true_lines]
     ink, placed = _print_ink(
-        code, modules.shape[0] * module, _QUIET_MODULES * module, lines, layout, px_per_mm
+        code, modules.shape[0] * module, _QUIET_MODULES * module, printed, nominal, layout, px_per_mm
     )
     if unit.defect is Defect.SMUDGED_PRINT:
-        _smudge(ink, placed, lines, rng)
+        index = int(defect_rng.integers(len(lines)))
+        x0, y0, line = placed[index]
+        smear_text(ink, (x0, y0), line, lines[index], defect_rng)
     if look.blur_sigma > 0:
         ink = cv2.GaussianBlur(ink, (0, 0), look.blur_sigma).astype(np.float32, copy=False)
     return _compose(ink, look, surface)
 
 
+def _missing_ink(lines: tuple[str, ...], rng: np.random.Generator) -> tuple[int, MissingInk]:
+    """PARTIAL_CHARACTER: which line loses 30 to 60 % of which printed character, from which side."""
+    index = int(rng.integers(len(lines)))
+    inked = [i for i, char in enumerate(lines[index]) if char != " "]
+    char = inked[int(rng.integers(len(inked)))]
+    side = SIDES[int(rng.integers(len(SIDES)))]
+    return index, MissingInk(char=char, fraction=float(rng.uniform(0.3, 0.6)), side=side)
+
+
 def _draw_surface(look: Appearance, rng: np.random.Generator) -> _Surface:
     """The carton's grey level, the ink's, and where this frame's texture and noise come from."""
-    if look.light_on_dark:
-        # A dark coated carton with a laser mark that bleaches the coating.
-        level = float(rng.uniform(35.0, 60.0))
-        ink_level = level + look.contrast * (235.0 - level)
-    else:
-        level = float(rng.uniform(175.0, 215.0))
-        ink_level = level - look.contrast * (level - 22.0)
+    level, ink_level = carton_levels(look, rng)
     return _Surface(
         level=level,
         ink_level=ink_level,
@@ -135,6 +201,43 @@ def _draw_surface(look: Appearance, rng: np.random.Generator) -> _Surface:
         noise_window=(int(rng.integers(_POOL_MARGIN)), int(rng.integers(_POOL_MARGIN))),
         illumination=rng.uniform(0.9, 1.06, size=(3, 3)).astype(np.float32),
     )
+
+
+def carton_levels(look: Appearance, rng: np.random.Generator) -> tuple[float, float]:
+    """Draw the grey level of the bare carton and of full ink at nominal illumination, for ``look``.
+
+    A printed carton is 175..215 with ink ``look.contrast`` of the way down to 22; a laser-marked
+    dark coated one (``look.light_on_dark``) is 35..60 with marks that far up to 235.
+    """
+    if look.light_on_dark:
+        level = float(rng.uniform(35.0, 60.0))
+        return level, level + look.contrast * (235.0 - level)
+    level = float(rng.uniform(175.0, 215.0))
+    return level, level - look.contrast * (level - 22.0)
+
+
+def carton_texture(rng: np.random.Generator, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
+    """Board fibres (fine grain) over coating mottle (blotches of a few mm), about unit deviation.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the texture.
+    shape : (h, w)
+        Size in px, at least 1 x 1.
+
+    Returns
+    -------
+    (h, w) float32 ndarray
+        Grain of unit deviation plus mottle of 0.7.
+    """
+    grain = cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32), (0, 0), 0.8)
+    coarse = rng.standard_normal((max(2, shape[0] // 24), max(2, shape[1] // 24)), dtype=np.float32)
+    mottle = cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    texture = grain / np.float32(max(float(grain.std()), 1e-6)) + np.float32(0.7) * mottle / np.float32(
+        max(float(mottle.std()), 1e-6)
+    )
+    return texture.astype(np.float32, copy=False)
 
 
 def _module_matrix(unit: Unit) -> npt.NDArray[np.uint8]:
@@ -221,58 +324,76 @@ def _print_ink(
     code: npt.NDArray[np.float32] | None,
     code_px: float,
     quiet_px: float,
-    lines: tuple[str, ...],
+    lines: list[LineInk],
+    nominal: list[LineInk],
     layout: PrintLayout,
     px_per_mm: float,
 ) -> tuple[npt.NDArray[np.float32], list[tuple[int, int, LineInk]]]:
-    """All ink of the print on one upright canvas, and where each text line sits on it (x, y, ink).
+    """All ink of the print on one upright canvas, and where each text line's ink sits on it (x, y, ink).
 
     ``code`` is the symbol's ink with its quiet zone (None for no code); ``code_px`` the symbol's side
-    and ``quiet_px`` the quiet zone's width.
+    and ``quiet_px`` the quiet zone's width; ``lines`` the printed layout lines, ``nominal`` the
+    ideal lines of the code's data, which alone size the canvas.
     """
     # Positions in pixels of the code frame (origin at the code's top-left corner).
     quiet = round(quiet_px)
-    pieces: list[tuple[int, int, npt.NDArray[np.float32]]] = []
+
+    def place(index: int, line: LineInk) -> tuple[int, int]:
+        x_mm, y_mm = line_origin_mm(layout, index)
+        return round(code_px + x_mm * px_per_mm) - line.anchor[0], round(y_mm * px_per_mm) - line.anchor[1]
+
+    # The canvas, and with it where the print lands in the frame, depends neither on the code being
+    # there nor on how this print varies (skew, a misprint), so that a defect moves nothing else.
+    boxes = [(*place(i, line), line.ink.shape) for i, line in enumerate(nominal)]
+    # The margin leaves room for the blur, a skewed line and the smudge's tails.
+    margin = 24
+    symbol = round(code_px) + quiet
+    left = min(-quiet, *(x for x, _, _ in boxes)) - margin
+    top = min(-quiet, *(y for _, y, _ in boxes)) - margin
+    right = max(symbol, *(x + shape[1] for x, _, shape in boxes)) + margin
+    bottom = max(symbol, *(y + shape[0] for _, y, shape in boxes)) + margin
+    canvas = np.zeros((bottom - top, right - left), np.float32)
+    origins = [place(i, line) for i, line in enumerate(lines)]
+    pieces = [(x, y, line.ink) for (x, y), line in zip(origins, lines, strict=True)]
     if code is not None:
         pieces.append((-quiet, -quiet, code))
-    placed = []
-    for index, text in enumerate(lines):
-        line = render_line(text, layout, px_per_mm=px_per_mm)
-        x_mm, y_mm = line_origin_mm(layout, index)
-        x = round(code_px + x_mm * px_per_mm) - line.anchor[0]
-        y = round(y_mm * px_per_mm) - line.anchor[1]
-        pieces.append((x, y, line.ink))
-        placed.append((x, y, line))
-    # The margin leaves room for the blur and the smudge's tails.
-    margin = 24
-    # The code's place counts even when no code is printed, so the canvas, and with it where the
-    # text lands in the frame, does not depend on the code being there.
-    symbol = round(code_px) + quiet
-    left = min(-quiet, *(x for x, _, _ in pieces)) - margin
-    top = min(-quiet, *(y for _, y, _ in pieces)) - margin
-    right = max(symbol, *(x + ink.shape[1] for x, _, ink in pieces)) + margin
-    bottom = max(symbol, *(y + ink.shape[0] for _, y, ink in pieces)) + margin
-    canvas = np.zeros((bottom - top, right - left), np.float32)
     for x, y, ink in pieces:
-        target = canvas[y - top : y - top + ink.shape[0], x - left : x - left + ink.shape[1]]
-        np.maximum(target, ink, out=target)
-    return canvas, [(x - left, y - top, line) for x, y, line in placed]
+        # A print's ink may reach past its nominal box; the canvas keeps what falls on it.
+        x0, y0 = max(x - left, 0), max(y - top, 0)
+        x1, y1 = min(x - left + ink.shape[1], canvas.shape[1]), min(y - top + ink.shape[0], canvas.shape[0])
+        target = canvas[y0:y1, x0:x1]
+        np.maximum(
+            target, ink[y0 - (y - top) : y1 - (y - top), x0 - (x - left) : x1 - (x - left)], out=target
+        )
+    return canvas, [(x - left, y - top, line) for (x, y), line in zip(origins, lines, strict=True)]
 
 
-def _smudge(
+def smear_text(
     ink: npt.NDArray[np.float32],
-    placed: list[tuple[int, int, LineInk]],
-    lines: tuple[str, ...],
+    origin: tuple[int, int],
+    line: LineInk,
+    text: str,
     rng: np.random.Generator,
 ) -> None:
     """Smear wet ink over three to five characters of one line, in place, as a carton rubbing a guide does.
 
     The ink is dragged along the conveyor (one-sided motion blur) and spread (gain), so the covered
     characters become a streaky band with a tail; the rim fades into the untouched print.
+
+    Parameters
+    ----------
+    ink : (H, W) float32 ndarray
+        The canvas the line is printed on, changed in place.
+    origin : (x, y)
+        Where ``line.ink``'s top-left pixel sits on ``ink``.
+    line : LineInk
+        The printed line.
+    text : str
+        Its text, with at least one character that is not a space.
+    rng : numpy.random.Generator
+        Source of the smear.
     """
-    index = int(rng.integers(len(lines)))
-    text = lines[index]
-    x0, y0, line = placed[index]
+    x0, y0 = origin
     count = min(len(text), int(rng.integers(3, 6)))
     # Start where the smear covers at least two inked characters (or all a short line has), so the
     # line is illegible, not just a space smeared.
@@ -305,11 +426,7 @@ def _pools() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Carton texture and unit sensor noise, one frame plus a margin each, drawn once per process."""
     rng = np.random.default_rng(_POOL_SEED)
     shape = (FRAME_SHAPE[0] + _POOL_MARGIN, FRAME_SHAPE[1] + _POOL_MARGIN)
-    # Board fibres (fine grain) over coating mottle (blotches of a few mm).
-    grain = cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32), (0, 0), 0.8)
-    coarse = rng.standard_normal((shape[0] // 24, shape[1] // 24), dtype=np.float32)
-    mottle = cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-    texture = grain / grain.std() + 0.7 * mottle / mottle.std()
+    texture = carton_texture(rng, shape)
     noise = rng.standard_normal(shape, dtype=np.float32)
     return texture, noise
 

@@ -13,7 +13,7 @@ from collections.abc import Set as AbstractSet
 import numpy as np
 
 from simulator.camera import sample_appearance
-from simulator.units import Defect, Unit
+from simulator.units import MISPRINTABLE_FIELDS, Defect, Unit
 from vision.gs1 import parse_element_string, to_bracketed
 from vision.print_text import expiry_date
 
@@ -37,7 +37,11 @@ class Printer:
     Deterministic for a seed. Each unit is defective with probability ``defect_rate``, the kind
     drawn uniformly from ``defects``:
 
-    - NO_CODE, DAMAGED_CODE, SMUDGED_PRINT: good data, the camera draws the fault;
+    - NO_CODE, DAMAGED_CODE, POOR_CODE_PRINT, SMUDGED_PRINT, PARTIAL_CHARACTER: good data, the
+      camera draws the fault;
+    - PRINT_MISMATCH: good data in the code, while the text of one field (GTIN, serial, lot or
+      expiry, drawn uniformly) shows a value one character off (``Unit.misprinted_field``,
+      ``Unit.printed_value``), as a coder fed the wrong variable text prints it;
     - WRONG_LOT, WRONG_EXPIRY: another valid lot or date of the same format;
     - SERIAL_NOT_ISSUED: a valid serial of the issued format that Level 4 did not issue;
     - DUPLICATE_SERIAL: the serial of an earlier unit whose code was readable and whose serial was
@@ -125,6 +129,11 @@ class Printer:
         if defect is Defect.WRONG_EXPIRY:
             expiry = _other_expiry(expiry, self._rng)
         _check_gs1(self._gtin, expiry, lot, serial)
+        misprint = None
+        if defect is Defect.PRINT_MISMATCH:
+            data = {"gtin": self._gtin, "serial": serial, "lot": lot, "expiry": expiry}
+            name = MISPRINTABLE_FIELDS[int(self._rng.integers(len(MISPRINTABLE_FIELDS)))]
+            misprint = (name, _misprint(name, data[name], self._rng))
         unit = Unit(
             index=self._index,
             tracking_id=tracking_id,
@@ -135,6 +144,8 @@ class Printer:
             expiry=expiry if expiry.endswith("00") else expiry_date(expiry),
             defect=defect,
             appearance=sample_appearance(self._rng),
+            misprinted_field=misprint[0] if misprint else None,
+            printed_value=misprint[1] if misprint else None,
         )
         self._index += 1
         return unit
@@ -156,16 +167,18 @@ def _check_gs1(gtin: str, expiry_yymmdd: str, lot: str, serial: str) -> None:
     parse_element_string(to_bracketed({"01": gtin, "17": expiry_yymmdd, "10": lot, "21": serial}))
 
 
-def _variant(value: str, rng: np.random.Generator, *, avoid: AbstractSet[str]) -> str:
-    """``value`` with one to three letters or digits replaced by others of the same kind, not in ``avoid``."""
+def _variant(
+    value: str, rng: np.random.Generator, *, avoid: AbstractSet[str], most: int = _MAX_CHANGED_CHARACTERS
+) -> str:
+    """``value`` with 1 to ``most`` letters or digits replaced by others of their kind, not in ``avoid``."""
     alphabets = ("0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
     positions = [i for i, char in enumerate(value) if any(char in alphabet for alphabet in alphabets)]
     if not positions:
         # Nothing to change in kind (e.g. "-/-"): a digit appended is still valid GS1 data.
-        return _variant(value[:19] + "0", rng, avoid=avoid)
+        return _variant(value[:19] + "0", rng, avoid=avoid, most=most)
     for _ in range(100):
         chars = list(value)
-        count = int(rng.integers(1, min(_MAX_CHANGED_CHARACTERS, len(positions)) + 1))
+        count = int(rng.integers(1, min(most, len(positions)) + 1))
         for position in rng.choice(positions, size=count, replace=False):
             alphabet = next(a for a in alphabets if chars[position] in a)
             chars[position] = alphabet[int(rng.integers(len(alphabet)))]
@@ -186,3 +199,26 @@ def _other_expiry(yymmdd: str, rng: np.random.Generator) -> str:
     month += 1
     day = 0 if yymmdd.endswith("00") else min(current.day, calendar.monthrange(year, month)[1])
     return f"{year % 100:02d}{month:02d}{day:02d}"
+
+
+def _misprint(name: str, value: str, rng: np.random.Generator) -> str:
+    """What a coder fed the wrong variable text prints for field ``name``: one character off.
+
+    Expiry (YYMMDD) changes in one digit of its year or month such that both printed forms,
+    ``2027-05`` and ``31.05.2027``, differ in exactly one character (so DD = 00 keeps its day).
+    """
+    if name != "expiry":
+        return _variant(value, rng, avoid={value}, most=1)
+    current = expiry_date(value)
+    candidates = []
+    for position in (1, 3):  # the year's last digit, the month's last digit
+        for digit in "0123456789":
+            other = value[:position] + digit + value[position + 1 :]
+            try:
+                date = expiry_date(other)
+            except ValueError:
+                continue
+            forms = [(d.strftime("%Y-%m"), d.strftime("%d.%m.%Y")) for d in (current, date)]
+            if all(sum(a != b for a, b in zip(x, y, strict=True)) == 1 for x, y in zip(*forms, strict=True)):
+                candidates.append(other)
+    return candidates[int(rng.integers(len(candidates)))]

@@ -16,7 +16,10 @@ from pylibdmtx import pylibdmtx
 
 from recipes.schema import PrintLayout
 from simulator.camera import FRAME_SHAPE, MAX_ROTATION_DEG, render_unit, sample_appearance
+from simulator.printer import Printer
 from simulator.units import Appearance, Defect, Unit
+from vision.datamatrix import read_datamatrix
+from vision.gs1 import parse_element_string
 
 LAYOUT = PrintLayout()
 PX_PER_MM = 10.0
@@ -45,9 +48,20 @@ def unit(
     )
 
 
-def render(subject: Unit, seed: int) -> Frame:
+def render(subject: Unit, seed: int, layout: PrintLayout = LAYOUT) -> Frame:
     """The frame of ``subject``, its randomness drawn from ``seed``."""
-    return render_unit(subject, LAYOUT, px_per_mm=PX_PER_MM, rng=np.random.default_rng(seed))
+    return render_unit(subject, layout, px_per_mm=PX_PER_MM, rng=np.random.default_rng(seed))
+
+
+def symbol_contrast(image: Frame, barcode: zxingcpp.Barcode, module_px: float) -> float:
+    """ISO/IEC 15415 symbol contrast, roughly: the span of grey levels over the symbol seen through
+    a synthetic aperture of 0.8 modules (a Gaussian of that full width at half maximum), as a
+    fraction of 255. The 1st and 99th percentiles stand for the lowest and highest reflectance, so
+    the camera's sensor noise, which a verifier's imaging does not have, does not widen the span."""
+    rows, columns = code_box(barcode, -0.05)
+    smoothed = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 0.8 * module_px / 2.355)
+    low, high = np.percentile(smoothed[rows, columns], [1, 99])
+    return float(high - low) / 255.0
 
 
 def zxing(image: Frame, *, downscale: bool = False) -> list[zxingcpp.Barcode]:
@@ -241,6 +255,79 @@ class TestDefects:
             angle = math.radians(abs(unit(seed).appearance.rotation_deg))
             # The patch's height, allowing for the print's skew over its width.
             assert np.ptp(rows) <= 1.6 * pitch + math.tan(angle) * np.ptp(columns)
+
+    @pytest.mark.parametrize("font", ["hershey_simplex", "dot5x7", "tij_sans"])
+    def test_partial_character_lightens_one_character(self, font: str) -> None:
+        """PARTIAL_CHARACTER: print is lost, beside the code, over at most one character's area."""
+        layout = PrintLayout.model_validate({"font": font})
+        cap = layout.text_height_mm * PX_PER_MM
+        for seed in range(8):
+            look = dataclasses.replace(unit(seed).appearance, light_on_dark=False)
+            defective = unit(seed, defect=Defect.PARTIAL_CHARACTER, lot="B24-0815", appearance=look)
+            twin = render(dataclasses.replace(defective, defect=None), seed, layout)
+            image = render(defective, seed, layout)
+            change = image.astype(np.int16) - twin
+            changed = np.abs(change) > 30
+            rows, columns = np.nonzero(changed)
+            assert rows.size > 10, seed
+            # Ink removed: where the frames differ, the defective one is lighter.
+            assert (change[changed] > 0).all(), seed
+            (barcode,) = locate(twin)
+            assert not changed[code_box(barcode, 0.05)].any()
+            # One character of a rotated line: its cell (at most 0.9 cap wide) and height, turned.
+            assert max(np.ptp(rows), np.ptp(columns)) <= 1.4 * cap, seed
+
+    def test_print_mismatch_code_holds_the_truth(self) -> None:
+        """PRINT_MISMATCH: the code decodes to the unit's real data; only one text line differs."""
+        printer = Printer(
+            seed=4,
+            gtin="09501101020917",
+            lot="B24-0815",
+            expiry_yymmdd="270531",
+            serials=[f"SN{i:08d}" for i in range(40)],
+            defect_rate=1.0,
+            defects=(Defect.PRINT_MISMATCH,),
+        )
+        pitch = LAYOUT.line_pitch_mm * PX_PER_MM
+        fields = set()
+        for tracking_id in range(1, 13):
+            subject = printer.next_unit(tracking_id)
+            assert subject.misprinted_field is not None
+            fields.add(subject.misprinted_field)
+            image = render(subject, tracking_id)
+            (read,) = read_datamatrix(image)
+            data = parse_element_string(read.text)
+            assert (data.gtin, data.serial, data.lot) == (subject.gtin, subject.serial, subject.lot)
+            assert data.ais["17"] == subject.expiry_yymmdd
+            twin = render(
+                dataclasses.replace(subject, defect=None, misprinted_field=None, printed_value=None),
+                tracking_id,
+            )
+            changed = np.abs(image.astype(np.int16) - twin) > 40
+            rows, columns = np.nonzero(changed)
+            assert rows.size > 10
+            angle = math.radians(abs(subject.appearance.rotation_deg))
+            assert np.ptp(rows) <= 1.2 * pitch + math.tan(angle) * np.ptp(columns)
+        assert len(fields) >= 3
+
+    def test_poor_code_print_is_faint_but_decodes(self) -> None:
+        """POOR_CODE_PRINT: symbol contrast below 20 % (the twin's is above), and zxing-cpp still reads it."""
+        unread = 0
+        for seed in range(30):
+            defective = unit(seed, defect=Defect.POOR_CODE_PRINT)
+            image = render(defective, seed)
+            reads = read_datamatrix(image, any_angle=True)
+            if not reads:
+                unread += 1
+                continue
+            assert parse_element_string(reads[0].text).serial == defective.serial
+            twin = render(dataclasses.replace(defective, defect=None), seed)
+            (barcode,) = locate(twin)
+            module = defective.appearance.module_px
+            assert symbol_contrast(image, barcode, module) < 0.2, seed
+            assert symbol_contrast(twin, barcode, module) > 0.25, seed
+        # About 1.5 % of faint symbols on a noisy, textured carton defeat the reader (POOR_CODE_CONTRAST).
+        assert unread <= 1
 
     @pytest.mark.parametrize(
         "defect", [Defect.WRONG_LOT, Defect.WRONG_EXPIRY, Defect.DUPLICATE_SERIAL, Defect.SERIAL_NOT_ISSUED]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -10,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.printer import Printer, SerialsExhausted
-from simulator.units import Defect, Unit
+from simulator.units import MISPRINTABLE_FIELDS, Defect, Unit
 from vision.gs1 import GS1Error, parse_element_string, to_bracketed
+from vision.print_text import expiry_date
 
 GTIN = "09501101020917"
 LOT = "B24-0815"
@@ -110,8 +112,9 @@ class TestDefectInjection:
         # Binomial(2500, 0.2): mean 500, sd 20; 4 sd either way.
         assert 420 <= defective <= 580
         assert set(kinds) == set(Defect)
-        # 500 over 7 kinds is about 71 each (duplicates come a little short: none before a readable unit).
-        assert all(40 <= count <= 110 for count in kinds.values()), kinds
+        # 500 over 10 kinds is about 50 each, sd 7 (duplicates come a little short: none before a
+        # readable unit); 3.5 sd either way.
+        assert all(25 <= count <= 75 for count in kinds.values()), kinds
 
     def test_only_listed_kinds(self) -> None:
         """Only the kinds passed in ``defects`` are drawn."""
@@ -199,6 +202,65 @@ class TestDataDefects:
         units = run(p, 100)
         unreadable = {u.serial for u in units if u.defect in UNREADABLE}
         assert not {u.serial for u in units if u.defect is Defect.DUPLICATE_SERIAL} & unreadable
+
+
+class TestPrintMismatch:
+    """PRINT_MISMATCH: the code is right, the text of one field is one character off."""
+
+    def units(self) -> list[Unit]:
+        """Misprinted units among good ones."""
+        units = run(printer(rate=0.5, defects=(Defect.PRINT_MISMATCH,)), 300)
+        return [u for u in units if u.defect is Defect.PRINT_MISMATCH]
+
+    def test_code_data_is_the_batchs(self) -> None:
+        """The code carries the batch's GTIN, lot and expiry and the next issued serial."""
+        units = run(printer(rate=1.0, defects=(Defect.PRINT_MISMATCH,)), 50)
+        assert [u.serial for u in units] == list(SERIALS[:50])
+        assert {(u.gtin, u.lot, u.expiry_yymmdd) for u in units} == {(GTIN, LOT, EXPIRY)}
+
+    def test_one_field_one_character_off(self) -> None:
+        """Each misprint changes one character of one field's text; every field is hit."""
+        units = self.units()
+        assert {u.misprinted_field for u in units} == set(MISPRINTABLE_FIELDS)
+        for unit in units:
+            printed = unit.printed_fields
+            true = {
+                "gtin": unit.gtin,
+                "serial": unit.serial,
+                "lot": unit.lot,
+                "expiry_yymmdd": unit.expiry_yymmdd,
+            }
+            changed = [name for name in true if printed[name] != true[name]]
+            assert len(changed) == 1
+            name = changed[0]
+            assert name.startswith(unit.misprinted_field or "?")
+            if name == "expiry_yymmdd":
+                # Both printed forms of the date differ in exactly one character.
+                for form in ("%Y-%m", "%d.%m.%Y"):
+                    a, b = (expiry_date(v).strftime(form) for v in (true[name], printed[name]))
+                    assert sum(x != y for x, y in zip(a, b, strict=True)) == 1, (a, b)
+            else:
+                assert len(printed[name]) == len(true[name])
+                assert sum(x != y for x, y in zip(printed[name], true[name], strict=True)) == 1
+
+    def test_good_units_print_their_data(self) -> None:
+        """Without a misprint the text shows the code's data."""
+        unit = printer().next_unit(1)
+        assert (unit.misprinted_field, unit.printed_value) == (None, None)
+        assert unit.printed_fields == {
+            "gtin": GTIN,
+            "serial": SERIALS[0],
+            "lot": LOT,
+            "expiry_yymmdd": EXPIRY,
+        }
+
+    def test_misprint_needs_field_and_value(self) -> None:
+        """A unit with a misprinted field but no value, or an unknown field, is refused."""
+        unit = printer().next_unit(1)
+        with pytest.raises(ValueError, match="go together"):
+            dataclasses.replace(unit, misprinted_field="lot")
+        with pytest.raises(ValueError, match="expected one of"):
+            dataclasses.replace(unit, misprinted_field="price", printed_value="1")
 
 
 class TestSerialUse:
