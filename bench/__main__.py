@@ -14,7 +14,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.grading import FULL as GRADING_FULL
+from bench.grading import QUICK as GRADING_QUICK
+from bench.grading import GradingPlan, grading_tables
 from bench.latency import latency_table
+from bench.ocr import OcrPlan, ocr_tables
 from bench.protocols import protocol_table
 from bench.rate import rate_table
 from bench.readers import ReaderPlan, reader_tables
@@ -22,7 +26,7 @@ from bench.sim import LineRuns
 from bench.tables import BenchTable, load, markdown_document
 from node.logs import configure_logging
 
-SECTIONS = ("readers", "latency", "rate", "protocols")
+SECTIONS = ("readers", "ocr", "grading", "latency", "rate", "protocols")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,8 @@ class Plan:
     """The size of every benchmark in one run of the suite."""
 
     readers: ReaderPlan
+    ocr: OcrPlan
+    grading: GradingPlan
     latency_units: int
     rate_units: int
     rates: tuple[float, ...]  # the first one is also the latency split's rate, so that run is shared
@@ -40,6 +46,8 @@ FULL = Plan(
     readers=ReaderPlan(
         frames=200, no_code_frames=5, slow_frames=20, slow_budget_s=45.0, slow_no_code_frames=1
     ),
+    ocr=OcrPlan(good_per_font=100, wrong_per_font=30),
+    grading=GRADING_FULL,
     latency_units=300,
     rate_units=300,
     rates=(600.0, 900.0, 1200.0, 1500.0, 1800.0, 2400.0),
@@ -51,6 +59,8 @@ QUICK = Plan(
     readers=ReaderPlan(
         frames=60, no_code_frames=3, slow_frames=20, slow_budget_s=10.0, slow_no_code_frames=1
     ),
+    ocr=OcrPlan(good_per_font=30, wrong_per_font=10),
+    grading=GRADING_QUICK,
     latency_units=150,
     rate_units=150,
     rates=(600.0, 900.0, 1200.0, 1800.0, 2400.0),
@@ -87,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = LineRuns(progress=progress)
         sections: dict[str, Callable[[], list[BenchTable]]] = {
             "readers": lambda: reader_tables(plan.readers, progress=progress),
+            "ocr": lambda: ocr_tables(plan.ocr),
+            "grading": lambda: grading_tables(plan.grading, progress=progress),
             "latency": lambda: [latency_table(runs, units=plan.latency_units, rate_per_min=plan.rates[0])],
             "rate": lambda: [rate_table(runs, rates=plan.rates, units=plan.rate_units)],
             "protocols": lambda: [protocol_table(units=plan.protocol_units, rate_per_min=plan.rates[0])],

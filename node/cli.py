@@ -1,4 +1,4 @@
-"""The `tracenode` command line: `sim`, `run`, `read`, `gs1`."""
+"""The `tracenode` command line: `sim`, `run`, `read`, `ocr`, `gs1`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from node.cli_tools import gs1_command, read_command
 from node.logs import configure_logging
+from recipes.schema import OCR_PIPELINES
 
 
 def _positive_int(text: str) -> int:
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AT:SECONDS",
         help="stop the simulated PLC's server AT seconds into the run for SECONDS, then restart it",
     )
+    sim.add_argument(
+        "--recipe",
+        type=_positive_int,
+        default=1,
+        help="product the PLC selects (embedded recipes: 1 TIJ/classical, 2 CIJ 7x9/dl, "
+        "3 CIJ 5x7/combination1, 4 stroke font/combination2)",
+    )
     sim.add_argument("--json", type=Path, help="write the report figures to this file")
     sim.add_argument("--db", type=Path, help="serial store (SQLite); default: a temporary file")
     sim.add_argument("--log", type=Path, help="write the JSON log (one line per unit) here")
@@ -77,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True, help="node configuration (TOML)")
     read = sub.add_parser("read", help="decode GS1 DataMatrix codes in image files; one JSON line each")
     read.add_argument("images", nargs="+")
+    ocr = sub.add_parser(
+        "ocr", help="inspect one image as the line would: fields read, confidences, grade, verdict (JSON)"
+    )
+    ocr.add_argument("image", help="a frame (PNG, TIFF, BMP, JPEG; 8 or 16 bit mono or colour)")
+    ocr.add_argument("--recipe", required=True, help="recipe file (.toml) or recipe number")
+    ocr.add_argument("--recipes", type=Path, help="folder of recipe files for a recipe number")
+    ocr.add_argument(
+        "--pipeline",
+        choices=list(OCR_PIPELINES),
+        help="read with this pipeline instead of the recipe's",
+    )
+    ocr.add_argument("--lot", help="batch lot to check the code against (default: the code's own)")
+    ocr.add_argument(
+        "--expiry", help="batch expiry YYMMDD to check the code against (default: the code's own)"
+    )
     gs1 = sub.add_parser("gs1", help="validate GS1 element strings, one per line; '-' reads stdin")
     gs1.add_argument("source", choices=["-"], help="'-' for standard input")
     return parser
@@ -89,6 +112,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return read_command(args.images, sys.stdout)
     if args.command == "gs1":
         return gs1_command(sys.stdin, sys.stdout)
+    if args.command == "ocr":
+        from node.cli_ocr import ocr_command
+
+        return ocr_command(
+            args.image,
+            args.recipe,
+            sys.stdout,
+            pipeline=args.pipeline,
+            lot=args.lot,
+            expiry=args.expiry,
+            recipes_dir=args.recipes,
+        )
     if args.command == "run":
         return _run(args.config)
     return _sim(args)
@@ -135,12 +170,13 @@ def _sim(args: argparse.Namespace) -> int:
             seed=args.seed,
             defect_rate=args.defects,
             register_length=args.register,
+            recipe_number=args.recipe,
             plc=args.plc,
             plc_outage=args.plc_outage,
         )
         console.print(
             f"tracenode sim: {args.units} units at {args.rate:g}/min, defects {args.defects:.1%}, "
-            f"seed {args.seed}, PLC link {args.plc}; log: {log_path}"
+            f"seed {args.seed}, recipe {args.recipe}, PLC link {args.plc}; log: {log_path}"
         )
         with Progress(
             TextColumn("[bold]units"),

@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from vision.datamatrix import CodeRead, read_datamatrix
 from vision.gs1 import GS1Error, missing_pharma_ais, parse_element_string
 
-__all__ = ["gs1_command", "read_command"]
+__all__ = ["UnreadableImage", "gs1_command", "load_gray", "read_command"]
 
 
 def read_command(paths: Sequence[str], out: TextIO) -> int:
@@ -35,8 +35,8 @@ def read_command(paths: Sequence[str], out: TextIO) -> int:
     status = 0
     for path in paths:
         try:
-            image = _load_gray(path)
-        except _UnreadableImage as error:
+            image = load_gray(path)
+        except UnreadableImage as error:
             _print(out, {"file": path, "error": str(error)})
             status = 2
             continue
@@ -91,25 +91,25 @@ def gs1_command(inp: TextIO, out: TextIO) -> int:
     return status
 
 
-class _UnreadableImage(Exception):
+class UnreadableImage(Exception):
     """A path that does not lead to an image Pillow can decode; the message says why."""
 
 
-def _load_gray(path: str) -> npt.NDArray[np.uint8]:
+def load_gray(path: str) -> npt.NDArray[np.uint8]:
     try:
         with Image.open(path) as image:
             image.load()
             return _to_gray(image)
     except FileNotFoundError:
-        raise _UnreadableImage("file not found") from None
+        raise UnreadableImage("file not found") from None
     except PermissionError:
-        raise _UnreadableImage("permission denied") from None
+        raise UnreadableImage("permission denied") from None
     except IsADirectoryError:
-        raise _UnreadableImage("is a directory, expected an image file") from None
+        raise UnreadableImage("is a directory, expected an image file") from None
     except UnidentifiedImageError:
-        raise _UnreadableImage("not an image: Pillow does not recognise the file format") from None
+        raise UnreadableImage("not an image: Pillow does not recognise the file format") from None
     except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise _UnreadableImage(f"cannot decode the image: {error}") from None
+        raise UnreadableImage(f"cannot decode the image: {error}") from None
 
 
 def _to_gray(image: Image.Image) -> npt.NDArray[np.uint8]:

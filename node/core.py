@@ -55,6 +55,7 @@ from node.events import (
     WriteSignals,
 )
 from node.job import Job
+from node.print_trend import PrintTrend, TrendState, lowest_passing_score
 from node.reasons import Reason, primary_reason, reasons_mask
 from node.rules import judge
 from node.states import NodeState
@@ -203,6 +204,8 @@ class Core:
         self._alarm = _Alarm()
         self._loading: int | None = None  # RecipeRequest being loaded
         self._recipe_answer: tuple[int, int] = (0, 0)  # (RecipeAck, RecipeError) last written
+        self._trend: PrintTrend | None = None  # print-quality trend per position, of the active job
+        self._graded = 0  # graded codes fed to the trend (its unit index)
 
     # ------------------------------------------------------------ public face
 
@@ -258,6 +261,13 @@ class Core:
         return self.counters.snapshot(
             consecutive_rejects=self._alarm.consecutive, alarm_active=self._alarm.active
         )
+
+    def print_trends(self) -> tuple[TrendState, ...]:
+        """The latest print-quality trend of every position graded under the active job."""
+        if self._trend is None or self.job is None:
+            return ()
+        states = (self._trend.state(name) for name in self.job.recipe.position_names)
+        return tuple(state for state in states if state is not None)
 
     @property
     def pending(self) -> int:
@@ -388,6 +398,7 @@ class Core:
             out.append(Notice("warning", "inspection result after the verdict; ignored", {"unit": seq}))
             return
         unit.results = results
+        self._follow_grades(results, out)
         judged = []
         for result in results:
             # Serials read at earlier positions of this image count as seen: one serial on two
@@ -415,6 +426,31 @@ class Core:
             return
         unit.stage = Stage.AWAITING_ACK
         self._mailbox.append(_Verdict(seq=seq, tracking_id=unit.tracking_id, code=0, mask=0))
+
+    def _follow_grades(self, results: tuple[InspectionResult, ...], out: list[Command]) -> None:
+        """Feed each graded position to the print trend; say when its warning starts or ends."""
+        if self._trend is None:
+            return
+        for result in results:
+            if result.grade_score is None:
+                continue
+            before = self._trend.state(result.position)
+            self._graded += 1
+            state = self._trend.update(result.position, result.grade_score, self._graded)
+            was = before.warning if before is not None else None
+            if state.warning != was:
+                fields: dict[str, object] = {
+                    "position": state.position,
+                    "smoothed_grade": round(state.smoothed, 2),
+                    "slope_per_1000_units": round(state.slope * 1000, 3),
+                    "units_to_limit": None if state.units_to_limit is None else round(state.units_to_limit),
+                }
+                if state.warning is not None:
+                    out.append(
+                        Notice("warning", f"print quality {state.warning.value}: check the printer", fields)
+                    )
+                else:
+                    out.append(Notice("info", "print quality back in its margin", fields))
 
     def _on_failure(self, seq: int, error: str, now: float, out: list[Command]) -> None:
         unit = self._units.get(seq)
@@ -575,6 +611,17 @@ class Core:
         self._loading = None
         self.job = job
         self._seen |= job.seen
+        grading = job.recipe.inspection.grading
+        # A new job may bring another limit and other positions: the trend starts over.
+        self._trend = (
+            PrintTrend(
+                limit=lowest_passing_score(grading.min_grade),
+                warn_margin=grading.warn_margin,
+                horizon_units=grading.horizon_units,
+            )
+            if grading.enabled
+            else None
+        )
         self._recipe_answer = (job.request, 0)
         out.append(
             WriteSignals(

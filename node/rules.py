@@ -38,7 +38,7 @@ def judge(result: InspectionResult, job: Job, seen: Set[str]) -> frozenset[Reaso
             reasons.add(Reason.SERIAL_NOT_ISSUED)
     inspection = job.recipe.inspection
     if inspection.ocr.enabled:
-        reasons |= _print_reasons(result, template=inspection.ocr.pipeline == "template")
+        reasons |= _print_reasons(result)
     if inspection.grading.enabled and (result.grade is None or result.grade < inspection.grading.min_grade):
         reasons.add(Reason.GRADE_BELOW_LIMIT)
     return frozenset(reasons)
@@ -52,12 +52,12 @@ _FIELD_REASONS = {
 }
 
 
-def _print_reasons(result: InspectionResult, *, template: bool) -> set[Reason]:
+def _print_reasons(result: InspectionResult) -> set[Reason]:
     """The printed text against the code: one reason per mismatched field, one for illegible print."""
     check = result.print_check
-    if template or check is None:
-        # Template OCV, or OCR that could not run (e.g. the code lacks a field to compare with).
-        return set() if result.ocv_ok is True else {Reason.OCV_MISMATCH}
+    if check is None:
+        # OCR could not run (e.g. the code lacks a field to compare the print with).
+        return {Reason.OCV_MISMATCH}
     reasons = {_FIELD_REASONS.get(field, Reason.OCV_MISMATCH) for field in check.mismatched}
     if check.illegible:
         reasons.add(Reason.PRINT_ILLEGIBLE)

@@ -16,6 +16,7 @@ from node.core import Core
 from node.counters import CounterSnapshot
 from node.events import Decision
 from node.job import Job
+from node.print_trend import TrendState
 from node.scada_server import ActiveJob, LastResult, ScadaServer
 from node.states import NodeState
 from node.store import UnitRecord
@@ -33,7 +34,8 @@ class ScadaPublisher:
         self._state: NodeState | None = None
         self._job: Job | None = None
         self._result: LastResult | None = None
-        self._published: tuple[object, object, object, object] = (None, None, None, None)
+        self._trends: tuple[TrendState, ...] = ()
+        self._published: tuple[object, object, object, object, object] = (None, None, None, None, ())
         self._task: asyncio.Task[None] | None = None
 
     def on_decision(self, decision: Decision, record: UnitRecord) -> None:
@@ -54,6 +56,7 @@ class ScadaPublisher:
         self._counters = core.snapshot()
         self._state = core.state
         self._job = core.job
+        self._trends = core.print_trends()
         self._wake()
 
     def _wake(self) -> None:
@@ -62,10 +65,10 @@ class ScadaPublisher:
 
     async def _publish(self) -> None:
         while True:
-            current = (self._state, self._job, self._counters, self._result)
+            current = (self._state, self._job, self._counters, self._result, self._trends)
             if current == self._published:
                 return
-            state, job, counters, result = current
+            state, job, counters, result, trends = current
             try:
                 if state is not None and state is not self._published[0]:
                     await self.server.publish_state(state)
@@ -83,6 +86,8 @@ class ScadaPublisher:
                     await self.server.publish_counters(counters)
                 if result is not None and result is not self._published[3]:
                     await self.server.publish_result(result)
+                if trends and trends != self._published[4]:
+                    await self.server.publish_trends(trends)
             except Exception:  # SCADA must never take the node down; say so and carry on
                 log.exception("SCADA publish failed")
             self._published = current

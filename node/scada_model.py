@@ -154,12 +154,54 @@ class PositionVariables:
     processed: Variable
     good: Variable
     defective: Variable
+    grade: Variable
+    smoothed_grade: Variable
+    grade_warning: Variable
+    units_to_limit: Variable
+
+    @property
+    def all(self) -> tuple[Variable, ...]:
+        """Every variable of the position."""
+        return (
+            self.processed,
+            self.good,
+            self.defective,
+            self.grade,
+            self.smoothed_grade,
+            self.grade_warning,
+            self.units_to_limit,
+        )
 
     @classmethod
     def named(cls, name: str) -> PositionVariables:
         """The variables of position `name`, with the same counter names as the line totals."""
         base = ("Counters", "Positions", name)
+        quality = ("PrintQuality", name)
         return cls(
+            grade=Variable(
+                (*quality, "LastGrade"),
+                ua.VariantType.Double,
+                f"Continuous ISO/IEC 15415 grade (indicative) of the last code graded at {name}: 4 A .. 0 F.",
+                awaits_first_value=True,
+            ),
+            smoothed_grade=Variable(
+                (*quality, "SmoothedGrade"),
+                ua.VariantType.Double,
+                f"Moving average of the grade at {name} (about the last 50 units).",
+                awaits_first_value=True,
+            ),
+            grade_warning=Variable(
+                (*quality, "Warning"),
+                ua.VariantType.String,
+                f"Empty, near_limit or heading_for_limit: the printer at {name} needs attention before "
+                "codes fail.",
+            ),
+            units_to_limit=Variable(
+                (*quality, "UnitsToLimit"),
+                ua.VariantType.Double,
+                f"Units until the grade's trend at {name} reaches the limit; -1 when it is not falling.",
+                awaits_first_value=True,
+            ),
             processed=Variable(
                 (*base, PROCESSED.path[-1]), ua.VariantType.UInt32, f"Units judged at {name}."
             ),
@@ -213,7 +255,7 @@ class ScadaModel:
         """Add the counters of position `name` (zero), or return them if they exist."""
         if name not in self.positions:
             variables = PositionVariables.named(name)
-            for variable in (variables.processed, variables.good, variables.defective):
+            for variable in variables.all:
                 await self._add_variable(variable)
             self.positions[name] = variables
         return self.positions[name]

@@ -22,6 +22,7 @@ from asyncua.ua.ua_binary import struct_from_binary
 
 from node import scada_model as model
 from node.counters import CounterSnapshot, PositionCounts
+from node.print_trend import TrendState
 from node.states import NodeState
 
 APPLICATION_URI = "urn:tracenode:node"
@@ -169,6 +170,20 @@ class ScadaServer:
             values[variables.processed] = _count(counts.total)
             values[variables.good] = _count(counts.good)
             values[variables.defective] = _count(counts.rejected)
+        await built.write(values)
+
+    async def publish_trends(self, trends: Sequence[TrendState]) -> None:
+        """Show each position's print-quality trend (positions not graded keep their values)."""
+        built = self._started()
+        values: dict[model.Variable, object] = {}
+        for trend in trends:
+            variables = await built.add_position(trend.position)
+            values[variables.grade] = float(trend.value)
+            values[variables.smoothed_grade] = float(trend.smoothed)
+            values[variables.grade_warning] = trend.warning.value if trend.warning is not None else ""
+            values[variables.units_to_limit] = (
+                -1.0 if trend.units_to_limit is None else float(trend.units_to_limit)
+            )
         await built.write(values)
 
     async def publish_state(self, state: NodeState) -> None:

@@ -72,21 +72,19 @@ OCR_PIPELINES = ("classical", "dl", "combination1", "combination2")
 
 
 class Ocr(Frozen):
-    """How the printed text is read and when a read is good enough to compare (OCR + OCV).
+    """How the printed text is read and checked against the code (OCR + OCV).
 
-    ``pipeline = "template"`` keeps the older template OCV (correlation against the taught font,
-    no reading); every other value reads the text and checks each field (GTIN, serial, lot,
-    expiry) against the code, each mismatch a reject reason of its own.
+    The pipeline reads each printed line; every field (GTIN, serial, lot, expiry) is then checked
+    against the code's data, each mismatch a reject reason of its own (vision/print_check.py).
     """
 
     enabled: bool = True
-    pipeline: Literal["template", "classical", "dl", "combination1", "combination2"] = "classical"
+    pipeline: Literal["classical", "dl", "combination1", "combination2"] = "classical"
     # A character read with less confidence than this makes its field illegible: a reject, never a
-    # guess. Each pipeline's model card (vision/models/*.json) records the threshold its validation
-    # set supports.
-    min_confidence: Annotated[float, Field(gt=0, lt=1)] = 0.8
-    # Template OCV only: the lowest correlation score a character may have.
-    min_score: Annotated[float, Field(gt=0, lt=1)] = 0.6
+    # guess. None takes the pipeline's own threshold, from its model card (vision/models/*.json): the
+    # lowest at which no character of its validation set was read wrong. Confidences of different
+    # pipelines are not comparable, so a value set here belongs to the pipeline named here.
+    min_confidence: Annotated[float, Field(gt=0, lt=1)] | None = None
 
 
 class Grading(Frozen):

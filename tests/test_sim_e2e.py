@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from node.sim import SimRun, run_sim
+from recipes.loader import RecipeBook
 from simulator.line import SimSettings
 
 
@@ -24,6 +27,24 @@ class TestSimulatedLine:
         assert report.counts_match
         # Every injected defect is a reject (escapes == 0 above); good units are mostly passed.
         assert report.false_rejects <= 6
+
+    @pytest.mark.parametrize("recipe", [1, 2, 3, 4])
+    async def test_every_pipeline_on_its_product(self, recipe: int) -> None:
+        """Each example product reads its print with its own pipeline: no escape, none late, none lost."""
+        pipeline = RecipeBook.embedded().select(recipe).inspection.ocr.pipeline
+        outcome = await run_sim(
+            SimRun(
+                settings=SimSettings(
+                    units=80, rate_per_min=600, seed=20 + recipe, defect_rate=0.25, recipe_number=recipe
+                ),
+                scada=False,
+            )
+        )
+        report = outcome.report
+        assert (report.units, report.lost, report.escapes, report.late) == (80, 0, 0, 0), pipeline
+        assert report.counts_match
+        assert sum(report.defects_injected.values()) >= 8
+        assert report.false_rejects <= 4, f"{pipeline}: {report.false_rejects} good units rejected"
 
     async def test_plc_server_outage_over_s7(self) -> None:
         """The S7 server is down for 2 s mid-run: its units are rejected and counted; the node reconnects."""

@@ -79,6 +79,9 @@ class LineReader(Protocol):
     """
 
     name: str
+    min_confidence: float
+    """The confidence threshold its validation set supports (no wrong character at or above it);
+    the node applies it unless the recipe sets its own (``Ocr.min_confidence``)."""
 
     def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
         """Read one line crop (see the module docstring for its convention)."""

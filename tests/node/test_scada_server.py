@@ -16,6 +16,7 @@ from asyncua.common.node import Node
 from asyncua.ua.uaerrors import BadInternalError, BadUserAccessDenied, BadWaitingForInitialData
 
 from node.counters import CounterSnapshot, PositionCounts
+from node.print_trend import TrendState, TrendWarning
 from node.reasons import Reason
 from node.scada_model import NAMESPACE_URI
 from node.scada_server import ActiveJob, LastResult, ScadaServer
@@ -290,6 +291,34 @@ class TestPublishCounters:
             0,
             ua.VariantType.UInt32,
         )
+
+    async def test_print_quality_reads_back_per_position(self, line: Line) -> None:
+        """Each position's grade, its moving average and the printer warning, with their types."""
+        trend = TrendState(
+            position="P2",
+            unit_index=900,
+            samples=900,
+            value=2.25,
+            smoothed=2.4,
+            slope=-0.001,
+            units_to_limit=400.0,
+            warning=TrendWarning.HEADING_FOR_LIMIT,
+        )
+        await line.server.publish_trends([trend])
+        quality = ("PrintQuality", "P2")
+        assert await line.typed(*quality, "LastGrade") == (2.25, ua.VariantType.Double)
+        assert await line.typed(*quality, "SmoothedGrade") == (2.4, ua.VariantType.Double)
+        assert await line.typed(*quality, "Warning") == ("heading_for_limit", ua.VariantType.String)
+        assert await line.typed(*quality, "UnitsToLimit") == (400.0, ua.VariantType.Double)
+        await line.server.publish_trends([TrendState("P2", 901, 901, 3.9, 3.5, 0.0, None, None)])
+        assert await line.typed(*quality, "Warning") == ("", ua.VariantType.String)
+        assert await line.typed(*quality, "UnitsToLimit") == (-1.0, ua.VariantType.Double)
+
+    async def test_grade_waits_for_the_first_graded_unit(self, guarded: Line) -> None:
+        """Before a code was graded the grade says BadWaitingForInitialData, not a made-up F."""
+        node = await guarded.node("PrintQuality", "P1", "LastGrade")
+        with pytest.raises(BadWaitingForInitialData):
+            await node.read_value()
 
     async def test_a_new_position_is_added(self, line: Line) -> None:
         """A position the server was not started with (after a recipe switch) appears with its counts."""

@@ -1,0 +1,245 @@
+"""The OCR readers by name, and the classical one: segmentation, glyph features, a Gaussian classifier.
+
+``make_reader`` builds each reader once per process and hands the same one to every caller; readers
+hold only immutable tables, so the node's two vision workers share them. The DL reader and the two
+combinations live in ``vision.ocr_dl`` and are imported only when asked for, so a node that reads
+classically never loads onnxruntime.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from vision.char_features import char_features
+from vision.feature_classifier import FeatureClassifier
+from vision.ocr_types import LINE_MARGIN_Y_MM, CharRead, LineRead, LineReader
+from vision.segment import Box, Segmentation, segmentation_readings
+
+__all__ = ["CLASSICAL_MODEL", "READERS", "ClassicalReader", "make_reader"]
+
+CLASSICAL_MODEL = Path(__file__).parent / "models" / "classical_features.npz"
+"""The shipped feature classifier (``python -m vision.training.train_classical`` writes it, and its
+model card beside it, ``classical_features.json``)."""
+
+READERS = ("classical", "dl", "combination1", "combination2")
+"""The names ``make_reader`` knows."""
+
+# Solid fonts: a gap is a word space when it exceeds the line's usual gap between letters by more
+# than this many cap heights. The usual gap is the lower quartile of the gaps narrower than any word
+# space (stroke weight moves it from 0.05 to 0.3 cap heights); over it, gaps within words exceed it
+# by at most 0.13 (99.9 %), word spaces by at least 0.19 (99.9 %; 99 % by 0.22 to 0.28, by font)
+# in 2000 sampled lines. A gap's confidence rises from 0 at the first bound to 1 at _SPACE_SURE, so
+# that a gap the fonts share (0.13 to 0.30) is an unsure space, never a sure one.
+_SPACE_FROM = 0.13
+_SPACE_SURE = 0.30
+_NARROWER_THAN_SPACES = 0.35
+_USUAL_GAP = 0.12  # cap heights, for a line whose every gap is a word space
+# Dot-matrix fonts: between the glyphs beside an empty cell lie at least 1.15 advances (a cell and
+# the bare columns of two neighbours), between neighbouring glyphs at most 0.8; a skipped cell with
+# less bare carton is a grid that slipped, not a word gap.
+_CELL_GAP_FROM = 0.85
+_CELL_GAP_SURE = 1.1
+
+# Q's tail reaches below the cap band; where the crop's bottom edge cuts a glyph read as O, the
+# tail may lie outside the crop (the crop's margin below the capitals is 0.6 mm, its residual
+# shift up to 3 px), so the O is no surer than this. In validation every Q read as O with more
+# than 0.1 was such a glyph, and no other reading leans on ink below the crop.
+_CUT_O_CONFIDENCE = 0.1
+
+_readers: dict[str, LineReader] = {}
+_readers_lock = threading.Lock()
+
+
+class ClassicalReader:
+    """Reads a line crop with classical stages: segmentation, glyph features, a Gaussian classifier.
+
+    When the line's ink may be dot-matrix or proportional (``vision.segment.segmentations`` gives
+    two readings), the likelier is read first; when every character clears ``min_confidence`` it
+    is kept as it is, else the other is read too and the one read with the higher mean
+    log-confidence is kept: a wrong segmentation leaves fragments and merged pairs, which the
+    classifier places far from every class. Word gaps come from geometry: an empty cell of a
+    dot-matrix grid, or a gap well beyond the line's usual letter gap between solid characters.
+
+    Parameters
+    ----------
+    classifier : FeatureClassifier
+        Trained on ``vision.char_features`` of ``vision.ocr_types.CHARSET``.
+    min_confidence : float, default 0.99
+        The confidence threshold to verify reads with (the model card's recommended threshold,
+        which ``make_reader`` and ``from_model`` pass); also where reading stops after the first
+        segmentation.
+    """
+
+    name = "classical"
+    min_confidence: float
+    """The recommended threshold: a field with a character below it is not read for sure. The node
+    uses it when a recipe sets none (``recipes.schema`` ``min_confidence``)."""
+
+    def __init__(self, classifier: FeatureClassifier, *, min_confidence: float = 0.99) -> None:
+        if not (isinstance(min_confidence, int | float) and 0.0 < min_confidence <= 1.0):
+            raise ValueError(f"min_confidence is {min_confidence!r}, expected 0 < min_confidence <= 1")
+        self._classifier = classifier
+        self._letter_o = classifier.classes.find("O")
+        self.min_confidence = float(min_confidence)
+
+    @property
+    def classifier(self) -> FeatureClassifier:
+        """The feature classifier it reads with."""
+        return self._classifier
+
+    @classmethod
+    def from_model(cls, path: str | os.PathLike[str] = CLASSICAL_MODEL) -> ClassicalReader:
+        """The reader of a trained model and the recommended threshold of its model card.
+
+        Parameters
+        ----------
+        path : path-like, default ``CLASSICAL_MODEL``
+            The ``.npz``; its card is the ``.json`` beside it.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the model or its card is missing.
+        ValueError
+            If the model is not one (``FeatureClassifier.load``) or the card has no threshold.
+        """
+        card = Path(path).with_suffix(".json")
+        try:
+            threshold = float(json.loads(card.read_text())["validation"]["recommended_threshold"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{card} gives no validation.recommended_threshold: {error}") from None
+        return cls(FeatureClassifier.load(path), min_confidence=threshold)
+
+    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
+        """Read one line crop (see ``vision.ocr_types`` for its convention).
+
+        Raises
+        ------
+        ValueError
+            If ``crop`` is not a non-empty 2-D uint8 array, ``px_per_mm`` is not positive, or the
+            crop is too short to hold its margins and capitals of at least 8 px.
+        """
+        if not (isinstance(px_per_mm, int | float) and math.isfinite(px_per_mm) and px_per_mm > 0):
+            raise ValueError(f"px_per_mm is {px_per_mm!r}, expected a positive finite number")
+        height = getattr(crop, "shape", (0,))[0]
+        text_height_mm = height / px_per_mm - 2 * LINE_MARGIN_Y_MM
+        if text_height_mm * px_per_mm < 8:
+            raise ValueError(
+                f"crop is {height} px tall: at px_per_mm {px_per_mm} its capitals would be "
+                f"{text_height_mm * px_per_mm:.1f} px (margins {LINE_MARGIN_Y_MM} mm), expected >= 8"
+            )
+        best: tuple[float, LineRead] | None = None
+        for reading in segmentation_readings(crop, px_per_mm=px_per_mm, text_height_mm=text_height_mm):
+            read, score = self._read(crop, reading(), text_height_mm * px_per_mm)
+            if best is None or score > best[0]:
+                best = (score, read)
+            if read.min_confidence >= self.min_confidence:
+                break  # the likelier reading is read with confidence throughout: keep it
+        assert best is not None  # segmentation_readings returns at least one
+        return best[1]
+
+    def _read(
+        self, crop: npt.NDArray[np.uint8], segmentation: Segmentation, cap: float
+    ) -> tuple[LineRead, float]:
+        """The line read from one segmentation, and its mean log-confidence."""
+        boxes = segmentation.boxes
+        if not boxes:
+            return LineRead(chars=()), 0.0
+        features = char_features(crop, boxes, levels=segmentation.levels)
+        indices, confidences = self._classifier.classify(features)
+        cut = np.array([y + h >= crop.shape[0] for _, y, _, h in boxes]) & (indices == self._letter_o)
+        confidences = np.where(cut, np.minimum(confidences, _CUT_O_CONFIDENCE), confidences)
+        score = float(np.mean(np.log(np.maximum(confidences, 1e-12))))
+        chars: list[CharRead] = []
+        gaps = _gaps(boxes, segmentation, cap)
+        for index, box in enumerate(boxes):
+            gap = gaps[index - 1] if index else None
+            if gap is not None:
+                chars.append(gap)
+            chars.append(
+                CharRead(
+                    char=self._classifier.classes[int(indices[index])],
+                    confidence=float(confidences[index]),
+                    box=box,
+                )
+            )
+        return LineRead(chars=tuple(chars)), score
+
+
+def _gaps(boxes: tuple[Box, ...], segmentation: Segmentation, cap: float) -> list[CharRead | None]:
+    """The word gap after each box but the last, or None where the next character follows directly."""
+    widths = np.array([(right[0] - left[0] - left[2]) / cap for left, right in itertools.pairwise(boxes)])
+    narrow = np.sort(widths[widths < _NARROWER_THAN_SPACES])
+    usual = float(narrow[(narrow.size - 1) // 4]) if narrow.size else _USUAL_GAP
+    gaps: list[CharRead | None] = []
+    for index, (left, right) in enumerate(itertools.pairwise(boxes)):
+        start = left[0] + left[2]
+        top = min(left[1], right[1])
+        box = (start, top, max(right[0] - start, 0), max(left[1] + left[3], right[1] + right[3]) - top)
+        if segmentation.cells is not None and segmentation.advance is not None:
+            if segmentation.cells[index + 1] - segmentation.cells[index] > 1:
+                bare = (right[0] - start) / segmentation.advance
+                confidence = (bare - _CELL_GAP_FROM) / (_CELL_GAP_SURE - _CELL_GAP_FROM)
+                gaps.append(CharRead(char=" ", confidence=float(np.clip(confidence, 0.0, 1.0)), box=box))
+            else:
+                gaps.append(None)
+            continue
+        excess = widths[index] - usual
+        if excess <= _SPACE_FROM:
+            gaps.append(None)
+            continue
+        confidence = min((excess - _SPACE_FROM) / (_SPACE_SURE - _SPACE_FROM), 1.0)
+        gaps.append(CharRead(char=" ", confidence=float(confidence), box=box))
+    return gaps
+
+
+def make_reader(name: str) -> LineReader:
+    """The reader called ``name``, built on first use and shared by every caller in the process.
+
+    Parameters
+    ----------
+    name : str
+        One of ``READERS``: ``"classical"`` (this module), ``"dl"``, ``"combination1"`` or
+        ``"combination2"`` (``vision.ocr_dl``).
+
+    Returns
+    -------
+    LineReader
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of ``READERS``.
+    FileNotFoundError
+        If the reader's model file is missing.
+    """
+    if name not in READERS:
+        raise ValueError(f"no OCR reader called {name!r}; known readers: {', '.join(READERS)}")
+    with _readers_lock:
+        reader = _readers.get(name)
+        if reader is None:
+            reader = _build(name)
+            _readers[name] = reader
+        return reader
+
+
+def _build(name: str) -> LineReader:
+    if name == "classical":
+        return ClassicalReader.from_model(CLASSICAL_MODEL)
+    from vision import ocr_dl  # onnxruntime only for the readers that need it
+
+    builders: dict[str, Callable[[], LineReader]] = {
+        "dl": ocr_dl.make_dl_reader,
+        "combination1": ocr_dl.make_combination1_reader,
+        "combination2": ocr_dl.make_combination2_reader,
+    }
+    return builders[name]()

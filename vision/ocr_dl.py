@@ -1,0 +1,514 @@
+"""The three reading pipelines that use a neural network: end to end, and the two combinations.
+
+- ``dl``: a CRNN reads the whole line crop; CTC posteriors give each character and its confidence.
+- ``combination1``: the classical segmenter boxes the characters; a small CNN classifies each box,
+  with an explicit "not a character" class for smudged, partial, split or merged blobs.
+- ``combination2``: a fully convolutional net marks character, gap and word-space columns; the
+  classical features and classifier name each character it boxes.
+
+All three see the line through ``line_input``, the same normalisation their training used, so the
+models never depend on the carton's contrast or the recipe's text height. The models run in
+onnxruntime only (see ``vision.onnx_models``); PyTorch is a training dependency.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from vision.char_features import char_features
+from vision.feature_classifier import FeatureClassifier
+from vision.ocr import CLASSICAL_MODEL
+from vision.ocr import _gaps as word_gaps  # one word-gap rule with the classical reader's
+from vision.ocr_types import CHARSET, LINE_MARGIN_Y_MM, CharRead, LineRead
+from vision.onnx_models import LINE_ROWS, OnnxModel, load_model, recommended_threshold
+from vision.segment import Box, segment_line
+
+__all__ = [
+    "CRNN_CLASSES",
+    "INK_LEVEL",
+    "JOINED_GAP",
+    "LINE_ROWS",
+    "PATCH_SIZE",
+    "SEGNET_CLASSES",
+    "CharCnnReader",
+    "CtcReader",
+    "LineInput",
+    "SegNetReader",
+    "Segments",
+    "cut_segments",
+    "line_input",
+    "make_combination1_reader",
+    "make_combination2_reader",
+    "make_dl_reader",
+    "patches",
+]
+
+CAP_ROWS = 20
+"""Cap height in normalised rows; the line's cap band starts at row ``(LINE_ROWS - CAP_ROWS) // 2``."""
+CAP_TOP = (LINE_ROWS - CAP_ROWS) // 2
+CRNN_STRIDE = 4
+"""Normalised columns per CTC frame."""
+SEGNET_STRIDE = 2
+"""Normalised columns per segmentation step."""
+PATCH_SIZE = 24
+"""Side of a character patch for the character CNN (cap height 16 px in it)."""
+_PATCH_WINDOW = 30
+"""Side of the square of normalised line cut around a character before it is shrunk to a patch."""
+
+CRNN_CLASSES = "\x00" + CHARSET + " " + "\x7f"
+"""CTC classes: blank, CHARSET, word space, and "damaged character" (trained on defaced print)."""
+CRNN_BLANK = 0
+CRNN_SPACE = len(CHARSET) + 1
+CRNN_DAMAGED = len(CHARSET) + 2
+CHARCNN_REJECT = len(CHARSET)
+"""Character CNN class of a box that is not one whole, readable character; CHARSET comes before it."""
+CHARCNN_SPACE = len(CHARSET) + 1
+"""Character CNN class of a gap between two boxes that is a word space..."""
+CHARCNN_JOINED = len(CHARSET) + 2
+"""... and of one that is not (the two characters belong to one word)."""
+SEGNET_CLASSES = ("gap", "character", "space")
+"""Per-column classes of the segmentation net, in output order."""
+SEGNET_GAP, SEGNET_CHARACTER, SEGNET_SPACE = range(len(SEGNET_CLASSES))
+
+# A crop whose ink differs from its background by less than this many grey levels is shown to the
+# models as faint as it is, not stretched to full contrast: a blank crop must stay blank.
+_MIN_CONTRAST = 48.0
+INK_LEVEL = 0.35
+"""Normalised ink (0..1) above which a pixel counts as printed when a box is tightened to its ink."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    """A line crop as the line models see it: ink 0..1, cap height ``CAP_ROWS``, ``LINE_ROWS`` rows."""
+
+    image: npt.NDArray[np.float32]
+    """(1, 1, LINE_ROWS, width) ink, 0 = carton; width a multiple of ``CRNN_STRIDE``."""
+    crop: npt.NDArray[np.uint8]
+    """The crop itself (not copied), for cutting boxes at its own pixels."""
+    printed_below: float
+    """Grey level under which a crop pixel counts as printed (``INK_LEVEL`` of the way to the ink)."""
+    scale: float
+    """Normalised pixels per crop pixel."""
+    cap_box: tuple[int, int]
+    """(y, height) of the cap band in the crop, the vertical extent of a reader's character boxes."""
+
+    def to_crop_x(self, column: float) -> int:
+        """The crop column of normalised column ``column``, clipped to the crop."""
+        return min(max(round(column / self.scale), 0), int(self.crop.shape[1]))
+
+    def ink_box(self, x0: int, x1: int) -> Box | None:
+        """The box around the ink between crop columns ``x0`` and ``x1``; None if none is printed there."""
+        printed = self.crop[:, max(x0, 0) : max(x1, 0)] < self.printed_below
+        cols = np.flatnonzero(printed.any(axis=0))
+        if cols.size == 0:
+            return None
+        rows = np.flatnonzero(printed.any(axis=1))
+        x = max(x0, 0) + int(cols[0])
+        return x, int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def line_input(crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineInput:
+    """Normalise a line crop for the line models: ink polarity and contrast, cap height, fixed rows.
+
+    Parameters
+    ----------
+    crop : ndarray of uint8, shape (h, w)
+        A line crop in the convention of ``vision.ocr_types`` (dark ink on a light carton).
+    px_per_mm : float
+        The crop's scale; with the crop's height it gives the cap height.
+
+    Returns
+    -------
+    LineInput
+        The crop scaled so the cap height is ``CAP_ROWS``, ink 0..1 with the carton at 0.
+
+    Raises
+    ------
+    ValueError
+        If ``crop`` is not a 2-D uint8 image, or ``px_per_mm`` is not a positive number, or the crop
+        is too small to hold a text line at that scale.
+    """
+    if not isinstance(crop, np.ndarray) or crop.ndim != 2 or crop.dtype != np.uint8:
+        kind = f"{crop.dtype} array of shape {crop.shape}" if isinstance(crop, np.ndarray) else type(crop)
+        raise ValueError(f"crop must be a 2-D uint8 image, got {kind}")
+    if not (isinstance(px_per_mm, int | float) and math.isfinite(px_per_mm) and px_per_mm > 0):
+        raise ValueError(f"px_per_mm must be a positive number, got {px_per_mm!r}")
+    height, width = crop.shape
+    margin = LINE_MARGIN_Y_MM * px_per_mm
+    cap = height - 2 * margin
+    if cap < 4 or width < 4:
+        raise ValueError(
+            f"crop of {height} x {width} px has no room for a text line at px_per_mm {px_per_mm}"
+            f" (needs 2 x {margin:.1f} px of margin plus at least 4 px of cap height, and 4 px width)"
+        )
+    # Carton = the 90th percentile (text covers well under half a line crop), ink = the 1st.
+    cumulative = np.cumsum(np.bincount(crop.ravel(), minlength=256))
+    dark, background = np.searchsorted(cumulative, (0.01 * crop.size, 0.9 * crop.size)).tolist()
+    contrast = max(background - dark, _MIN_CONTRAST)
+    scale = CAP_ROWS / cap
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    top_rows = round(margin * scale) - CAP_TOP  # normalised rows of crop above the band
+    padded_width = -(-size[0] // CRNN_STRIDE) * CRNN_STRIDE
+    image = np.zeros((1, 1, LINE_ROWS, padded_width), np.float32)
+    src0, dst0 = max(top_rows, 0), max(-top_rows, 0)
+    rows = min(size[1] - src0, LINE_ROWS - dst0)
+    band = (np.float32(background) - resized[src0 : src0 + rows].astype(np.float32)) / np.float32(contrast)
+    image[0, 0, dst0 : dst0 + rows, : size[0]] = np.clip(band, 0.0, 1.0)
+    return LineInput(
+        image=image,
+        crop=crop,
+        printed_below=background - INK_LEVEL * contrast,
+        scale=scale,
+        cap_box=(round(margin), round(cap)),
+    )
+
+
+def patches(line: LineInput, spans: Sequence[tuple[int, int]], *, masked: bool) -> npt.NDArray[np.float32]:
+    """Cut one ``PATCH_SIZE`` square per column span out of a normalised line, for the character CNN.
+
+    A patch shows the whole cap band (so ``.``, ``-`` and ``:`` keep their height in the line), 1.5 cap
+    heights wide, centred on the span.
+
+    Parameters
+    ----------
+    line : LineInput
+        The normalised line.
+    spans : sequence of (x0, x1)
+        Column ranges [x0, x1) in crop pixels: a character box's, or a gap's between two boxes.
+    masked : bool
+        Blank the columns outside the span (so a character's neighbours do not show); a gap's
+        patch keeps them, as the neighbours' shapes tell a word space from a wide gap in a word.
+
+    Returns
+    -------
+    ndarray of float32, shape (len(spans), 1, PATCH_SIZE, PATCH_SIZE)
+    """
+    out = np.zeros((len(spans), 1, PATCH_SIZE, PATCH_SIZE), np.float32)
+    image = line.image[0, 0]
+    half = _PATCH_WINDOW // 2
+    band_top = CAP_TOP + CAP_ROWS // 2 - half
+    padded = np.zeros((_PATCH_WINDOW, image.shape[1] + 2 * _PATCH_WINDOW), np.float32)
+    rows = slice(max(band_top, 0), min(band_top + _PATCH_WINDOW, LINE_ROWS))
+    padded[rows.start - band_top : rows.stop - band_top, _PATCH_WINDOW:-_PATCH_WINDOW] = image[rows]
+    for index, (left, right) in enumerate(spans):
+        x0, x1 = math.floor(left * line.scale) - 1, math.ceil(right * line.scale) + 1
+        centre = (x0 + x1) // 2
+        start = centre - half + _PATCH_WINDOW
+        window = padded[:, start : start + _PATCH_WINDOW]
+        if masked:
+            window = window.copy()
+            window[:, : max(x0 - (centre - half), 0)] = 0.0
+            window[:, max(x1 - (centre - half), 0) :] = 0.0
+        out[index, 0] = cv2.resize(window, (PATCH_SIZE, PATCH_SIZE), interpolation=cv2.INTER_AREA)
+    return out
+
+
+class CtcReader:
+    """DL end to end: a CRNN over the whole line, greedy CTC decoding.
+
+    A character's confidence is the highest posterior of its class over the frames that emitted it,
+    and 0..0.5 when the net calls it damaged (then the best character class is reported); two equal
+    characters in a row are no surer than the blank that separates them.
+
+    Parameters
+    ----------
+    model : OnnxModel
+        A model with the ``crnn`` spec of ``vision.onnx_models``.
+    min_confidence : float
+        The threshold its validation supports (the model card's).
+    """
+
+    name = "dl"
+
+    def __init__(self, model: OnnxModel, *, min_confidence: float) -> None:
+        self._model = model
+        self.min_confidence = min_confidence
+
+    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
+        """Read one line crop (see ``vision.ocr_types`` for its convention).
+
+        Raises
+        ------
+        ValueError
+            If ``crop`` or ``px_per_mm`` is not valid (see ``line_input``).
+        """
+        line = line_input(crop, px_per_mm=px_per_mm)
+        probs = self._model.run({"image": line.image})[0][0]
+        best = probs.argmax(axis=1)
+        runs: list[tuple[int, int, int]] = []  # class, first frame, last frame
+        for frame, label in enumerate(best.tolist()):
+            if runs and runs[-1][0] == label and runs[-1][2] == frame - 1:
+                runs[-1] = (label, runs[-1][1], frame)
+            elif label != CRNN_BLANK:
+                runs.append((label, frame, frame))
+        emitted: list[tuple[str, float, float]] = []  # char, confidence, centre column
+        for index, (label, first, last) in enumerate(runs):
+            frames = probs[first : last + 1]
+            if label == CRNN_DAMAGED:
+                # Name the likeliest character, but never with more confidence than "not damaged".
+                char_class = 1 + int(frames[:, 1 : 1 + len(CHARSET)].sum(axis=0).argmax())
+                confidence = float(min(frames[:, char_class].max(), 1.0 - frames[:, label].max()))
+            else:
+                char_class = label
+                confidence = float(frames[:, label].max())
+            if index and runs[index - 1][0] == label:
+                # A character read twice is two only as surely as the blank between them: a wide
+                # glyph (a dot-matrix hyphen) can come out doubled, and either of the two is the extra.
+                confidence = min(confidence, float(probs[runs[index - 1][2] + 1 : first, CRNN_BLANK].max()))
+                char, before, centre = emitted[-1]
+                emitted[-1] = (char, min(before, confidence), centre)
+            centre = (first + last + 1) / 2 * CRNN_STRIDE
+            emitted.append((CRNN_CLASSES[char_class], confidence, centre))
+        return _assemble(line, _merge_spaces(emitted))
+
+
+def _merge_spaces(emitted: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
+    # Word gaps only exist between characters: drop leading and trailing spaces and fold repeats
+    # into one (keeping the least sure).
+    merged: list[tuple[str, float, float]] = []
+    for char, confidence, centre in emitted:
+        if char == " " and merged and merged[-1][0] == " ":
+            merged[-1] = (" ", min(merged[-1][1], confidence), merged[-1][2])
+        elif char != " " or merged:
+            merged.append((char, confidence, centre))
+    if merged and merged[-1][0] == " ":
+        merged.pop()
+    return merged
+
+
+def _assemble(line: LineInput, emitted: list[tuple[str, float, float]]) -> LineRead:
+    """Characters at normalised column centres -> a LineRead, each box tightened to its ink."""
+    y, height = line.cap_box
+    half = 0.45 * CAP_ROWS  # no character of the fonts is wider than 0.9 cap heights
+    centres = [centre for _, _, centre in emitted]
+    boxes: list[Box | None] = []
+    for index, (char, _, centre) in enumerate(emitted):
+        left = max(centre - half, (centres[index - 1] + centre) / 2 if index else -math.inf)
+        right = min(
+            centre + half, (centre + centres[index + 1]) / 2 if index + 1 < len(centres) else math.inf
+        )
+        x0, x1 = line.to_crop_x(left), line.to_crop_x(right)
+        boxes.append(None if char == " " else line.ink_box(x0, x1) or (x0, y, max(x1 - x0, 1), height))
+    chars = []
+    for index, (char, confidence, _) in enumerate(emitted):
+        box = boxes[index]
+        if box is None:  # a word gap spans from its left neighbour's ink to its right neighbour's
+            before, after = boxes[index - 1], boxes[index + 1]
+            assert before is not None and after is not None  # _merge_spaces keeps spaces inside words
+            x0 = before[0] + before[2]
+            box = (x0, y, max(after[0] - x0, 1), height)
+        chars.append(CharRead(char=char, confidence=confidence, box=box))
+    return LineRead(chars=tuple(chars))
+
+
+def make_dl_reader() -> CtcReader:
+    """The ``dl`` reader with the shipped CRNN (loaded once per process) and its card's threshold."""
+    return CtcReader(load_model("crnn"), min_confidence=recommended_threshold("crnn"))
+
+
+JOINED_GAP = 0.15
+"""A gap between two boxes narrower than this many cap heights is inside a word in every font (the
+narrowest word space, tij_sans's, leaves 0.24), so combination 1 does not ask its CNN about it."""
+
+
+class CharCnnReader:
+    """Combination 1: classical segmentation, then a CNN names each box and tells word spaces.
+
+    A character's confidence is the CNN's calibrated posterior of the character it names, given that
+    the patch is a box (not a gap); a box the CNN calls "not one whole character" therefore comes
+    with less than 0.5. Word spaces are the classical reader's (``vision.ocr``: the segmenter's grid
+    on dot-matrix print, the gap over the line's usual one on solid print), and the CNN cross-checks
+    each of them and every gap wider than ``JOINED_GAP`` cap heights: a space is as sure as the less
+    sure of the two, and a gap the CNN calls a space where the geometry sees none makes its left
+    character unsure, so a word break the two disagree on is an unsure line.
+
+    Parameters
+    ----------
+    model : OnnxModel
+        A model with the ``charcnn`` spec of ``vision.onnx_models``.
+    min_confidence : float
+        The threshold its validation supports (the model card's).
+    """
+
+    name = "combination1"
+
+    def __init__(self, model: OnnxModel, *, min_confidence: float) -> None:
+        self._model = model
+        self.min_confidence = min_confidence
+
+    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
+        """Read one line crop (see ``vision.ocr_types`` for its convention).
+
+        Raises
+        ------
+        ValueError
+            If ``crop`` or ``px_per_mm`` is not valid (see ``line_input``).
+        """
+        line = line_input(crop, px_per_mm=px_per_mm)
+        cap_px = line.cap_box[1]
+        segmentation = segment_line(crop, px_per_mm=px_per_mm, text_height_mm=cap_px / px_per_mm)
+        boxes, cells = segmentation.boxes, segmentation.cells
+        if not boxes:
+            return LineRead(chars=())
+        # The classical reader's word gaps (its grid on dot-matrix print, the gap over the line's usual
+        # one on solid print), cross-checked by the CNN on every gap either of them might call a space.
+        classical = word_gaps(boxes, segmentation, cap_px)
+        gaps = [(left[0] + left[2], right[0]) for left, right in itertools.pairwise(boxes)]
+        asked = [
+            index
+            for index, (x0, x1) in enumerate(gaps)
+            if classical[index] is not None or (cells is None and x1 - x0 > JOINED_GAP * cap_px)
+        ]
+        inputs = np.concatenate(
+            [
+                patches(line, [(x, x + w) for x, _, w, _ in boxes], masked=True),
+                patches(line, [gaps[index] for index in asked], masked=False),
+            ]
+        )
+        probs = self._model.run({"chars": inputs})[0].astype(np.float64)
+        # Each patch is known to be a box or a gap: condition its posteriors on that.
+        boxed = probs[: len(boxes), :CHARCNN_SPACE]
+        boxed /= boxed.sum(axis=1, keepdims=True)
+        best = boxed[:, : len(CHARSET)].argmax(axis=1)
+        confidences = boxed[np.arange(len(boxes)), best].tolist()
+        # (A gap whose two classes both vanish is neither: 0.5, unsure.)
+        spaced = probs[len(boxes) :, CHARCNN_SPACE] + 1e-12
+        spaced /= spaced + probs[len(boxes) :, CHARCNN_JOINED] + 1e-12
+        spaces: dict[int, CharRead] = {}
+        for index, space in zip(asked, spaced.tolist(), strict=True):
+            gap = classical[index]
+            if gap is not None:  # a space, as sure as the less sure of the two
+                spaces[index] = CharRead(char=" ", confidence=min(gap.confidence, space), box=gap.box)
+            else:  # no space, unless the CNN says otherwise: then its left character is unsure
+                confidences[index] = min(confidences[index], 1.0 - space)
+        chars = []
+        for index, box in enumerate(boxes):
+            chars.append(CharRead(char=CHARSET[best[index]], confidence=confidences[index], box=box))
+            if index in spaces:
+                chars.append(spaces[index])
+        return LineRead(chars=tuple(chars))
+
+
+class SegNetReader:
+    """Combination 2: a segmentation net boxes the characters and word spaces; classical features
+    and classifier name each character.
+
+    A character's confidence is the lower of the classifier's and the net's (the mean posterior of
+    "character" over the box's steps); a word space's is the highest posterior of "space" in its
+    gap, and a gap read as inside a word lowers its left character's confidence to one minus that.
+
+    Parameters
+    ----------
+    model : OnnxModel
+        A model with the ``segnet`` spec of ``vision.onnx_models``.
+    classifier : FeatureClassifier
+        The classical feature classifier, its tables loaded.
+    min_confidence : float
+        The threshold its validation supports (the model card's).
+    """
+
+    name = "combination2"
+
+    def __init__(self, model: OnnxModel, classifier: FeatureClassifier, *, min_confidence: float) -> None:
+        self._model = model
+        self._classifier = classifier
+        self.min_confidence = min_confidence
+
+    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
+        """Read one line crop (see ``vision.ocr_types`` for its convention).
+
+        Raises
+        ------
+        ValueError
+            If ``crop`` or ``px_per_mm`` is not valid (see ``line_input``).
+        """
+        line = line_input(crop, px_per_mm=px_per_mm)
+        cut = cut_segments(line, self._model.run({"image": line.image})[0][0])
+        if not cut.boxes:
+            return LineRead(chars=())
+        y, cap_px = line.cap_box
+        boxes = cut.boxes
+        classes, confidences = self._classifier.classify(char_features(crop, boxes))
+        chars = []
+        for index, box in enumerate(boxes):
+            confidence = min(float(confidences[index]), cut.confidences[index])
+            space = cut.space_after[index]
+            if space <= 0.5:
+                confidence = min(confidence, 1.0 - space)
+            chars.append(
+                CharRead(char=self._classifier.classes[classes[index]], confidence=confidence, box=box)
+            )
+            if space > 0.5:
+                x0 = box[0] + box[2]
+                chars.append(
+                    CharRead(
+                        char=" ", confidence=space, box=(x0, y, max(boxes[index + 1][0] - x0, 1), cap_px)
+                    )
+                )
+        return LineRead(chars=tuple(chars))
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """The characters a segmentation net found on a line, left to right."""
+
+    boxes: list[Box]
+    """Each character's box in crop pixels, tightened to its ink."""
+    confidences: list[float]
+    """Each character's mean posterior of "character" over its steps."""
+    space_after: list[float]
+    """Per character, the highest posterior of "space" in the gap after it (0 for the last)."""
+
+
+def cut_segments(line: LineInput, probs: npt.NDArray[np.float32]) -> Segments:
+    """Boxes from the segmentation net's posteriors (classes, steps): one per run of "character" steps.
+
+    Parameters
+    ----------
+    line : LineInput
+        The normalised line the net saw.
+    probs : ndarray of float32, shape (3, steps)
+        Its posteriors of ``SEGNET_CLASSES``.
+    """
+    labels = probs.argmax(axis=0)
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate(([0], edges)).tolist()
+    stops = (np.concatenate((edges, [labels.size])) - 1).tolist()
+    y, cap_px = line.cap_box
+    cut = Segments(boxes=[], confidences=[], space_after=[])
+    for first, last in zip(starts, stops, strict=True):
+        if labels[first] == SEGNET_CHARACTER:
+            x0 = line.to_crop_x(first * SEGNET_STRIDE) - 1
+            x1 = line.to_crop_x((last + 1) * SEGNET_STRIDE) + 1
+            cut.boxes.append(line.ink_box(x0, x1) or (max(x0, 0), y, max(x1 - x0, 1), cap_px))
+            cut.confidences.append(float(probs[SEGNET_CHARACTER, first : last + 1].mean()))
+            cut.space_after.append(0.0)
+        elif cut.boxes and last + 1 < labels.size:
+            space = float(probs[SEGNET_SPACE, first : last + 1].max())
+            cut.space_after[-1] = max(cut.space_after[-1], space)
+    if cut.space_after:
+        cut.space_after[-1] = 0.0
+    return cut
+
+
+def make_combination1_reader() -> CharCnnReader:
+    """The ``combination1`` reader: ``vision.segment`` and the shipped character CNN."""
+    return CharCnnReader(load_model("charcnn"), min_confidence=recommended_threshold("charcnn"))
+
+
+def make_combination2_reader() -> SegNetReader:
+    """The ``combination2`` reader: the shipped segmentation net, ``vision.char_features`` and the
+    classical feature classifier's shipped tables."""
+    return SegNetReader(
+        load_model("segnet"),
+        FeatureClassifier.load(CLASSICAL_MODEL),
+        min_confidence=recommended_threshold("segnet"),
+    )

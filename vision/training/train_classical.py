@@ -1,0 +1,417 @@
+"""Train the classical reader's feature classifier and write its model card, reproducibly from a seed.
+
+    python -m vision.training.train_classical --seed 0 --samples 6000
+
+Training lines come from ``simulator.text_samples.line_samples`` seeded with ``--seed`` (0..499),
+in every font a recipe may print; validation lines, in-spec and with a smudged or partly missing
+character, from ``--seed + 500``. Seeds from 1000 up are never drawn here: tests and benchmarks
+hold them back. Each training line is segmented as the reader segments it; a line whose
+segmentation does not match its truth character for character is left out (the classifier learns
+whole glyphs; fragments and merged pairs must stay far from every class). numpy only: no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+import time
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from recipes.schema import PrintLayout
+from simulator.text_samples import LineSample, SampleDefect, line_samples
+from vision.char_features import GRID_COLUMNS, GRID_ROWS, N_FEATURES, char_features
+from vision.feature_classifier import FeatureClassifier
+from vision.ocr import CLASSICAL_MODEL, ClassicalReader
+from vision.ocr_types import CHARSET, LINE_MARGIN_Y_MM, LineRead
+from vision.segment import Box, segmentations
+
+__all__ = ["FONTS", "MAX_DEFACED_ACCEPTED", "evaluate", "glyphs", "main", "recommend", "train"]
+
+FONTS: tuple[str, ...] = typing.get_args(PrintLayout.model_fields["font"].annotation)
+"""Every font a recipe may print."""
+
+PX_PER_MM = 10.0
+VALIDATION_SEED_OFFSET = 500
+RESERVED_SEEDS_FROM = 1000
+"""Seeds at or above this are held back for tests and benchmarks: never used to train."""
+
+_THRESHOLDS = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))
+MAX_DEFACED_ACCEPTED = 0.005
+"""The recommended threshold lets at most this share of defaced validation lines (a smudge over
+three to five characters, or 30 to 60 % of one character missing) pass with their text right. Some
+pass at any threshold: a hyphen, full stop or 1 with a third of it missing is still read as itself
+(every such line in validation is a partial hyphen, stop, colon or 1). The card's
+``threshold_curve`` gives the trade-off for a recipe that sets its own threshold: at 0.74, for
+instance, no in-spec character is read wrong either, 66 % of in-spec lines pass and 1 % of defaced
+ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class Glyphs:
+    """Feature vectors of the correctly segmented characters of some lines, and of non-characters."""
+
+    features: npt.NDArray[np.float32]
+    """(n, N_FEATURES)"""
+    labels: npt.NDArray[np.int64]
+    """(n,) index into ``vision.ocr_types.CHARSET``."""
+    fonts: npt.NDArray[np.int64]
+    """(n,) index into ``FONTS``: the subclass."""
+    rejects: npt.NDArray[np.float32]
+    """(k, N_FEATURES): parts of glyphs (60 % from one side) and neighbouring glyphs merged."""
+    lines_used: int
+    lines_left_out: int
+
+
+def glyphs(samples: Sequence[LineSample], *, px_per_mm: float = PX_PER_MM) -> Glyphs:
+    """Segment each sample as the reader does and describe the characters of those that segment right.
+
+    A line counts when one of its segmentations has exactly one box per printed character, each
+    box's centre within that character's cell (±1 px). Of each such line, one glyph in three also
+    gives a reject: 60 % of its box from a side drawn in turn, or its box merged with the next
+    glyph's when no word gap lies between them.
+    """
+    features, labels, fonts, rejects = [], [], [], []
+    used = 0
+    for number, sample in enumerate(samples):
+        text_height_mm = sample.image.shape[0] / px_per_mm - 2 * LINE_MARGIN_Y_MM
+        cells = [(box, char) for box, char in zip(sample.boxes, sample.text, strict=True) if char != " "]
+        for segmentation in segmentations(sample.image, px_per_mm=px_per_mm, text_height_mm=text_height_mm):
+            boxes = segmentation.boxes
+            if len(boxes) == len(cells) and all(
+                cell[0] - 1 <= box[0] + box[2] / 2 <= cell[0] + cell[2] + 1
+                for box, (cell, _) in zip(boxes, cells, strict=True)
+            ):
+                features.append(char_features(sample.image, boxes, levels=segmentation.levels))
+                labels += [CHARSET.index(char) for _, char in cells]
+                fonts += [FONTS.index(sample.font)] * len(cells)
+                parts = _rejects(boxes, _word_ends(sample.text), number)
+                if parts:
+                    rejects.append(char_features(sample.image, parts, levels=segmentation.levels))
+                used += 1
+                break
+    empty = np.zeros((0, N_FEATURES), np.float32)
+    return Glyphs(
+        features=np.concatenate(features) if features else empty,
+        labels=np.array(labels, np.int64),
+        fonts=np.array(fonts, np.int64),
+        rejects=np.concatenate(rejects) if rejects else empty,
+        lines_used=used,
+        lines_left_out=len(samples) - used,
+    )
+
+
+def _word_ends(text: str) -> set[int]:
+    """Indices, among the printed characters of ``text``, of those followed by a word gap."""
+    ends = set()
+    printed = -1
+    for char in text:
+        if char == " ":
+            ends.add(printed)
+        else:
+            printed += 1
+    return ends
+
+
+def _rejects(boxes: Sequence[Box], word_ends: set[int], number: int) -> list[Box]:
+    """Non-characters made of a line's glyph boxes: every third glyph, cut or merged in turn."""
+    made: list[Box] = []
+    for index in range(number % 3, len(boxes), 3):
+        x, y, w, h = boxes[index]
+        kind = (number + index) % 5
+        if kind == 4:
+            if index + 1 < len(boxes) and index not in word_ends:
+                nx, ny, nw, nh = boxes[index + 1]
+                top, bottom = min(y, ny), max(y + h, ny + nh)
+                made.append((x, top, nx + nw - x, bottom - top))
+            continue
+        part_w, part_h = max(1, round(0.6 * w)), max(1, round(0.6 * h))
+        made.append(
+            [
+                (x, y, part_w, h),
+                (x + w - part_w, y, part_w, h),
+                (x, y, w, part_h),
+                (x, y + h - part_h, w, part_h),
+            ][kind]
+        )
+    return made
+
+
+def train(seed: int, samples: int, *, log: Callable[[str], None] = print) -> tuple[FeatureClassifier, Glyphs]:
+    """Fit the classifier on ``samples`` training lines from ``seed``, and its confidence on a third as
+    many calibration lines from a second stream of the same seed.
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not in 0..499 or ``samples`` is below 3.
+    """
+    if not 0 <= seed < RESERVED_SEEDS_FROM - VALIDATION_SEED_OFFSET:
+        raise ValueError(f"seed is {seed}, expected 0..{RESERVED_SEEDS_FROM - VALIDATION_SEED_OFFSET - 1}")
+    if samples < 3:
+        raise ValueError(f"samples is {samples}, expected >= 3")
+    start = time.perf_counter()
+    lines = line_samples(np.random.default_rng(seed), samples, fonts=FONTS, px_per_mm=PX_PER_MM)
+    held = line_samples(np.random.default_rng([seed, 1]), samples // 3, fonts=FONTS, px_per_mm=PX_PER_MM)
+    log(f"drew {samples} training and {len(held)} calibration lines in {time.perf_counter() - start:.0f} s")
+    start = time.perf_counter()
+    data = glyphs(lines)
+    calibration = glyphs(held)
+    log(
+        f"{data.features.shape[0]} glyphs from {data.lines_used} lines "
+        f"({data.lines_left_out} left out: segmentation off), {calibration.features.shape[0]} glyphs and "
+        f"{calibration.rejects.shape[0]} rejects to calibrate, in {time.perf_counter() - start:.0f} s"
+    )
+    model = FeatureClassifier.fit(data.features, data.labels, classes=CHARSET, groups=data.fonts)
+    model = model.calibrated(calibration.features, calibration.labels, calibration.rejects)
+    return model, data
+
+
+def evaluate(
+    reader: ClassicalReader,
+    lines: Sequence[LineSample],
+    defaced: Sequence[LineSample],
+    *,
+    threshold: float | None = None,
+    max_defaced_accepted: float = MAX_DEFACED_ACCEPTED,
+) -> dict[str, Any]:
+    """Read validation lines as the node does and score the reads against their truth.
+
+    Reads are aligned to the truth (Levenshtein, word gaps included); a read character that is
+    not the truth's is wrong. In-spec lines give the character accuracy, and the recommended
+    threshold: the lowest of 0.50..0.99 that no wrong character of theirs reaches and at which at
+    most ``max_defaced_accepted`` of the defaced lines pass with their text right. With it come the
+    shares of in-spec lines and characters it rejects, and for the defaced lines the share it
+    accepts with their text right (the defect went unnoticed: must be 0) and how many of their
+    printed characters read wrong reach it. Those cannot all be unsure, since part of a character
+    can be a whole other one (an 8 without its left half is a 3); the node's comparison with the
+    expected text rejects such a line, as it does a line that lost a character entirely.
+    """
+    reads = []
+    elapsed = 0.0
+    for sample in (*lines, *defaced):
+        start = time.perf_counter()
+        reads.append(reader.read_line(sample.image, px_per_mm=PX_PER_MM))
+        elapsed += time.perf_counter() - start
+    in_spec, damaged = reads[: len(lines)], reads[len(lines) :]
+    right, wrong, right_confidences = _score(in_spec, lines)
+    _, wrong_defaced, _ = _score(damaged, defaced)
+    wrong_defaced = [wrong for wrong in wrong_defaced if wrong[1] != " "]
+    if threshold is None:
+
+        def unnoticed(t: float) -> float:
+            passed = sum(
+                r.min_confidence >= t and r.text == s.text for r, s in zip(damaged, defaced, strict=True)
+            )
+            return passed / max(len(damaged), 1)
+
+        threshold = next(
+            (
+                t
+                for t in _THRESHOLDS
+                if all(c < t for c, _, _ in wrong) and unnoticed(t) <= max_defaced_accepted
+            ),
+            1.0,
+        )
+    chars = sum(len(sample.text) for sample in lines)
+    curve = {
+        f"{t:.2f}": {
+            "wrong_chars": sum(c >= t for c, _, _ in wrong),
+            "right_chars_below": round(sum(c < t for c in right_confidences) / max(chars, 1), 4),
+            "in_spec_lines_accepted": round(
+                sum(r.min_confidence >= t for r in in_spec) / max(len(in_spec), 1), 4
+            ),
+            "defaced_lines_accepted": round(
+                sum(r.min_confidence >= t and r.text == s.text for r, s in zip(damaged, defaced, strict=True))
+                / max(len(damaged), 1),
+                4,
+            ),
+        }
+        for t in _THRESHOLDS[::5]
+    }
+    by_font: dict[str, list[bool]] = {}
+    for read, sample in zip(in_spec, lines, strict=True):
+        by_font.setdefault(sample.font, []).append(read.text == sample.text)
+
+    def accepted(read: LineRead) -> bool:
+        return read.min_confidence >= threshold
+
+    pairs = list(zip(in_spec, lines, strict=True))
+    return {
+        "lines": {"in_spec": len(lines), "defaced": len(defaced)},
+        "in_spec_chars": chars,
+        "char_accuracy": right / max(chars, 1),
+        "wrong_chars": len(wrong),
+        "line_accuracy": sum(r.text == s.text for r, s in pairs) / max(len(lines), 1),
+        "line_accuracy_by_font": {font: sum(ok) / len(ok) for font, ok in sorted(by_font.items())},
+        "recommended_threshold": threshold,
+        "wrong_chars_at_or_above_threshold": int(sum(c >= threshold for c, _, _ in wrong)),
+        "highest_wrong_confidence": max((c for c, _, _ in wrong), default=0.0),
+        "wrong_examples": [f"{truth!r} read {char!r} at {c:.3f}" for c, char, truth in sorted(wrong)[-10:]],
+        "right_chars_below_threshold": sum(c < threshold for c in right_confidences) / max(chars, 1),
+        "in_spec_lines_accepted": sum(accepted(r) for r in in_spec) / max(len(in_spec), 1),
+        "in_spec_lines_accepted_and_right": sum(accepted(r) and r.text == s.text for r, s in pairs)
+        / max(len(in_spec), 1),
+        "defaced_wrong_printed_chars_at_or_above_threshold": int(
+            sum(c >= threshold for c, _, _ in wrong_defaced)
+        ),
+        "highest_defaced_wrong_printed_confidence": max((c for c, _, _ in wrong_defaced), default=0.0),
+        "defaced_lines_accepted": sum(
+            accepted(r) and r.text == s.text for r, s in zip(damaged, defaced, strict=True)
+        )
+        / max(len(damaged), 1),
+        "mean_read_ms_one_thread": 1e3 * elapsed / max(len(reads), 1),
+        "threshold_curve": curve,
+    }
+
+
+def recommend(
+    model: FeatureClassifier, lines: Sequence[LineSample], defaced: Sequence[LineSample]
+) -> dict[str, Any]:
+    """``evaluate`` of a reader of ``model`` that uses its own recommended threshold.
+
+    The reader stops after the first segmentation when each of its characters clears its
+    threshold, so its reads depend on the threshold: the threshold is first recommended for a
+    reader that always weighs both segmentations, then again for a reader with that threshold
+    until no higher one is recommended; the last evaluation, at the threshold read with, is returned.
+    """
+    threshold = evaluate(ClassicalReader(model, min_confidence=1.0), lines, defaced)["recommended_threshold"]
+    while True:
+        reader = ClassicalReader(model, min_confidence=threshold)
+        again = evaluate(reader, lines, defaced)["recommended_threshold"]
+        if again <= threshold:
+            return evaluate(reader, lines, defaced, threshold=threshold)
+        threshold = again
+
+
+def _score(
+    reads: Sequence[LineRead], samples: Sequence[LineSample]
+) -> tuple[int, list[tuple[float, str, str]], list[float]]:
+    """Characters read right, the wrong ones (confidence, read, truth), the right ones' confidences."""
+    right = 0
+    wrong: list[tuple[float, str, str]] = []
+    confidences: list[float] = []
+    for read, sample in zip(reads, samples, strict=True):
+        for read_index, truth_index in _align(read.text, sample.text):
+            if read_index is None:
+                continue
+            confidence = read.chars[read_index].confidence
+            if truth_index is not None and read.text[read_index] == sample.text[truth_index]:
+                right += 1
+                confidences.append(confidence)
+            else:
+                truth = sample.text[truth_index] if truth_index is not None else ""
+                wrong.append((confidence, read.text[read_index], truth))
+    return right, wrong, confidences
+
+
+def _align(read: str, truth: str) -> list[tuple[int | None, int | None]]:
+    """Levenshtein alignment: pairs of (read index, truth index), None where one side has nothing."""
+    rows, cols = len(read) + 1, len(truth) + 1
+    cost = np.zeros((rows, cols), np.int32)
+    cost[:, 0], cost[0, :] = np.arange(rows), np.arange(cols)
+    for i in range(1, rows):
+        for j in range(1, cols):
+            cost[i, j] = min(
+                cost[i - 1, j] + 1, cost[i, j - 1] + 1, cost[i - 1, j - 1] + (read[i - 1] != truth[j - 1])
+            )
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = len(read), len(truth)
+    while i or j:
+        if i and j and cost[i, j] == cost[i - 1, j - 1] + (read[i - 1] != truth[j - 1]):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i and cost[i, j] == cost[i - 1, j] + 1:
+            pairs.append((i - 1, None))
+            i -= 1
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    return pairs[::-1]
+
+
+def _validation(seed: int, count: int) -> tuple[list[LineSample], list[LineSample]]:
+    """In-spec validation lines and as many defaced ones (half smudged, half partly missing)."""
+    rng = np.random.default_rng(seed + VALIDATION_SEED_OFFSET)
+    lines = line_samples(rng, count, fonts=FONTS, px_per_mm=PX_PER_MM)
+    defects: tuple[SampleDefect, ...] = ("smudge", "partial")
+    defaced = [
+        sample
+        for defect in defects
+        for sample in line_samples(rng, count // 2, fonts=FONTS, px_per_mm=PX_PER_MM, defect=defect)
+    ]
+    return lines, defaced
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m vision.training.train_classical", description=__doc__)
+    parser.add_argument("--seed", type=int, default=0, help="training seed, 0..499 (validation: seed + 500)")
+    parser.add_argument("--samples", type=int, default=6000, help="training lines")
+    parser.add_argument("--validation", type=int, default=1500, help="in-spec validation lines")
+    parser.add_argument(
+        "--out", type=Path, default=CLASSICAL_MODEL, help="the .npz to write; the card goes beside it"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    model, data = train(args.seed, args.samples)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    trained_s = time.perf_counter() - started
+    lines, defaced = _validation(args.seed, args.validation)
+    validation = recommend(FeatureClassifier.load(args.out), lines, defaced)
+    print(json.dumps(validation, indent=2))
+    card = {
+        "name": "classical_features",
+        "file": args.out.name,
+        "size_bytes": args.out.stat().st_size,
+        "model": " ".join((FeatureClassifier.__doc__ or "").split()),
+        "features": f"vision.char_features: {GRID_ROWS} x {GRID_COLUMNS} grid + 4 geometry = {N_FEATURES}",
+        "subclasses": int(model.centres.shape[0]),
+        "calibration": {
+            FONTS[int(font)]: dict(zip(("bias", "distance_weight", "margin_weight"), row, strict=True))
+            for font, row in zip(np.unique(data.fonts), model.calibration, strict=True)
+        },
+        "training": {
+            "command": (
+                f"python -m vision.training.train_classical --seed {args.seed} --samples {args.samples}"
+            ),
+            "seed": args.seed,
+            "lines": args.samples,
+            "lines_used": data.lines_used,
+            "lines_left_out": data.lines_left_out,
+            "glyphs": int(data.features.shape[0]),
+            "calibration_lines": args.samples // 3,
+            "calibration_seed": f"[{args.seed}, 1] (numpy SeedSequence)",
+            "time_s": round(trained_s),
+        },
+        "data": {
+            "generator": "simulator.text_samples.line_samples (in-spec print, IN_SPEC quality)",
+            "fonts": list(FONTS),
+            "px_per_mm": PX_PER_MM,
+            "text_height_mm": [2.0, 3.2],
+            "validation_seed": args.seed + VALIDATION_SEED_OFFSET,
+            "validation_lines": len(lines),
+            "validation_defaced_lines": f"{len(defaced)}, line_samples defects 'smudge' and 'partial'",
+            "reserved_seeds": f">= {RESERVED_SEEDS_FROM}: held back for tests and benchmarks",
+        },
+        "date": dt.date.today().isoformat(),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "validation": validation,
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
