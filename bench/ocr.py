@@ -45,8 +45,9 @@ __all__ = ["HELD_BACK_SEED", "OcrPlan", "held_back_set", "ocr_tables"]
 HELD_BACK_SEED = 5000
 FONTS = ("dot5x7", "dot7x9", "tij_sans", "hershey_simplex")
 WRONG_PRINTS = (Defect.PRINT_MISMATCH, Defect.PARTIAL_CHARACTER, Defect.SMUDGED_PRINT)
-_LOT = "HB26K07"
 _EXPIRY = "280430"
+# Lots of the simulator's form (SIM26A01), letters and digits, I and 1, O and 0 included.
+_LOT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,12 @@ class Sample:
     code: CodeRead | None
 
 
-def _recipe(font: str) -> Recipe:
+def _recipe(font: str, index: int) -> Recipe:
     base = RecipeBook.embedded().select(1)
-    layout = base.print_layout.model_copy(update={"font": font})
+    # Both printed date forms: every other font prints DD.MM.YYYY.
+    expiry = "EXP {expiry_dd_mm_yyyy}" if index % 2 else "EXP {expiry_yyyy_mm}"
+    lines = (*base.print_layout.lines[:3], expiry)
+    layout = base.print_layout.model_copy(update={"font": font, "lines": lines})
     return base.model_copy(update={"print_layout": layout})
 
 
@@ -77,17 +81,23 @@ def held_back_set(plan: OcrPlan) -> list[Sample]:
     """Render the set: per font, good units then wrong prints, each decoded once."""
     samples = []
     for index, font in enumerate(FONTS):
-        recipe = _recipe(font)
+        recipe = _recipe(font, index)
         px_per_mm = recipe.inspection.px_per_mm
         for wrong, count in ((False, plan.good_per_font), (True, plan.wrong_per_font)):
             seed = HELD_BACK_SEED + 10 * index + int(wrong)
             serials = generate_serials(
                 random.Random(seed), count + 1, length=12, alphabet=SERIAL_ALPHABET, exclude=set()
             )
+            draw = random.Random(seed)
+            lot = (
+                "".join(draw.choices(_LOT_ALPHABET, k=3))
+                + f"{draw.randrange(100):02d}"
+                + "".join(draw.choices(_LOT_ALPHABET, k=3))
+            )
             printer = Printer(
                 seed=seed,
                 gtin=recipe.gtin,
-                lot=_LOT,
+                lot=lot,
                 expiry_yymmdd=_EXPIRY,
                 serials=serials,
                 defect_rate=1.0 if wrong else 0.0,
@@ -217,7 +227,9 @@ def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
         notes=(
             f"{len(samples)} frames (seed {HELD_BACK_SEED}+, never used in training): per font "
             f"({', '.join(FONTS)}) {plan.good_per_font} in-spec units and {plan.wrong_per_font} wrong "
-            f"prints ({', '.join(d.value for d in WRONG_PRINTS)}); {unread} code(s) not decoded.",
+            f"prints ({', '.join(d.value for d in WRONG_PRINTS)}); {unread} code(s) not decoded. "
+            "Lots are random letters and digits (I/1 and O/0 included); dot5x7 and tij_sans print "
+            "the expiry as DD.MM.YYYY, the others as YYYY-MM.",
             "Time per unit: cutting the lines out of the frame, reading all four, checking the fields.",
             "Each pipeline at its own validated threshold (model card): a character below it makes "
             "its field illegible, a reject.",
@@ -234,7 +246,7 @@ def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
             job = Job(
                 request=0,
                 recipe=recipe.model_copy(update={"inspection": inspection}),
-                lot=_LOT,
+                lot=sample.unit.lot,
                 expiry=_EXPIRY,
                 issued=frozenset(),
             )

@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe",
         type=_positive_int,
         default=1,
-        help="product the PLC selects (embedded recipes: 1 TIJ/classical, 2 CIJ 7x9/dl, "
-        "3 CIJ 5x7/combination1, 4 stroke font/combination2)",
+        help="product the PLC selects (embedded recipes: 1 TIJ/dl, 2 CIJ 7x9/combination1, "
+        "3 CIJ 5x7/combination1, 4 stroke font/classical)",
     )
     sim.add_argument("--json", type=Path, help="write the report figures to this file")
     sim.add_argument("--db", type=Path, help="serial store (SQLite); default: a temporary file")

@@ -1,8 +1,9 @@
 """Compiled kernels of the classical OCR stages; called only through the validating wrappers.
 
 ``vision.components.label_components``, ``vision.binarize.binarize_sauvola``,
-``vision.char_features.char_features`` and ``vision.segment`` check shapes, dtypes and ranges, so
-these kernels read and write without bounds checks. Each releases the GIL (two vision workers run
+``vision.char_features.char_features``, ``vision.segment`` and
+``vision.feature_classifier.FeatureClassifier`` check shapes, dtypes and ranges, so these kernels
+read and write without bounds checks. Each releases the GIL (two vision workers run
 at once) and is cached on disk, so a process pays for compiling only once per install.
 """
 
@@ -15,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "class_distances_kernel",
+    "classify_kernel",
     "glyph_grid_kernel",
     "grid_band_kernel",
     "label_kernel",
@@ -278,6 +281,111 @@ def grid_band_kernel(
         ink[i] = best
         centre[i] = ((best_start + span / 2.0) * step) % advance
     return ink, centre
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def class_distances_kernel(
+    x: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64],
+    whitening_t: npt.NDArray[np.float64],
+    centres: npt.NDArray[np.float64],
+    centre_sq: npt.NDArray[np.float64],
+    centre_class: npt.NDArray[np.int64],
+    centre_group: npt.NDArray[np.int64],
+    n_classes: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    """Squared whitened distance of each row of ``x`` to each class (its nearest subclass), and the
+    group of the nearest subclass of all.
+
+    ``whitening_t`` is the whitening transposed (row j gives whitened feature j), ``centres`` the
+    whitened subclass means (m, d), ``centre_sq`` their squared norms. Every product is a dot
+    product of two contiguous rows, each matrix row used for all glyphs while it is in cache;
+    ``fastmath`` (reassociation only: infinities stay exact) lets the sums vectorise, so they add
+    in another order than numpy's and differ from it in the last bits. Numpy's matrix products are
+    faster in a tight loop of their own, but inside the reader OpenBLAS's threads wake for every
+    line's small products and cost several times the arithmetic in CPU (``bench.kernels``' reader
+    row). Classes without subclasses stay ``inf``.
+    """
+    n, d = x.shape
+    m = centres.shape[0]
+    centred = np.empty((n, d))
+    for i in range(n):
+        for k in range(d):
+            centred[i, k] = x[i, k] - mean[k]
+    z = np.empty((n, d))
+    for j in range(d):
+        row = whitening_t[j]
+        for i in range(n):
+            values = centred[i]
+            total = 0.0
+            for k in range(d):
+                total += values[k] * row[k]
+            z[i, j] = total
+    norms = np.empty(n)
+    for i in range(n):
+        total = 0.0
+        for k in range(d):
+            total += z[i, k] * z[i, k]
+        norms[i] = total
+    out = np.full((n, n_classes), np.inf)
+    nearest = np.full(n, np.inf)
+    group = np.zeros(n, np.int64)
+    for c in range(m):
+        centre = centres[c]
+        label = centre_class[c]
+        for i in range(n):
+            values = z[i]
+            total = 0.0
+            for k in range(d):
+                total += values[k] * centre[k]
+            squared = max(norms[i] - 2.0 * total + centre_sq[c], 0.0)
+            if squared < out[i, label]:
+                out[i, label] = squared
+            if squared < nearest[i]:
+                nearest[i] = squared
+                group[i] = centre_group[c]
+    return out, group
+
+
+@numba.njit(cache=True, nogil=True)
+def classify_kernel(
+    x: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64],
+    whitening_t: npt.NDArray[np.float64],
+    centres: npt.NDArray[np.float64],
+    centre_sq: npt.NDArray[np.float64],
+    centre_class: npt.NDArray[np.int64],
+    centre_group: npt.NDArray[np.int64],
+    n_classes: int,
+    calibration: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:  # pragma: no cover - compiled
+    """Best class and calibrated confidence of each row (``class_distances_kernel`` for the inputs).
+
+    The confidence is ``sigmoid(bias - a ln(1 + d1) + b ln(1 + min(d2 - d1, 1e12)))``, d1 and d2 the
+    best and second-best class distances, (bias, a, b) the row of ``calibration`` (g, 3) of the
+    nearest subclass's group; the best class is the first of the smallest distance.
+    """
+    squared, group = class_distances_kernel(
+        x, mean, whitening_t, centres, centre_sq, centre_class, centre_group, n_classes
+    )
+    n = x.shape[0]
+    indices = np.zeros(n, np.int64)
+    confidences = np.zeros(n)
+    for i in range(n):
+        best = 0
+        for c in range(1, n_classes):
+            if squared[i, c] < squared[i, best]:
+                best = c
+        second = np.inf
+        for c in range(n_classes):
+            if c != best and squared[i, c] < second:
+                second = squared[i, c]
+        first = squared[i, best]
+        bias, weight, margin = calibration[group[i], 0], calibration[group[i], 1], calibration[group[i], 2]
+        score = bias - weight * math.log1p(first) + margin * math.log1p(min(second - first, 1e12))
+        indices[i] = best
+        confidences[i] = 1.0 / (1.0 + math.exp(-min(max(score, -700.0), 700.0)))
+    return indices, confidences
 
 
 @numba.njit(cache=True, nogil=True)

@@ -18,6 +18,10 @@ weighted to balance. Bias and distance weight are fitted per subclass group (per
 the nearest subclass: dot-matrix glyphs scatter more than solid ones (drop placement, missing
 drops), so in the one metric a right dot-matrix read lies about twice as far from its class as a
 right solid one, and a single calibration for all fonts rejected most right dot-matrix reads.
+
+Classifying is one numba kernel (``vision._ocr_kernels.classify_kernel``) rather than numpy matrix
+products: in the reader, OpenBLAS's threads wake for each line's few dozen glyphs and cost several
+times the arithmetic in CPU; the kernel runs in the calling thread and releases the GIL.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from vision._ocr_kernels import class_distances_kernel, classify_kernel
 
 __all__ = ["FeatureClassifier"]
 
@@ -65,19 +71,18 @@ class FeatureClassifier:
     nearest subclass."""
     centre_group: npt.NDArray[np.int64]
     """(m,) the group of each subclass (its font), an index into ``calibration``."""
-    _derived: tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.float64]] = (
+    _kernel_arrays: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]] = (
         dataclasses.field(init=False, repr=False)
     )
-    """The squared norms of the centres, each class's first subclass, the calibration as (g, 3)."""
+    """For the kernel: the whitening transposed, the centres' squared norms, the calibration (g, 3)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self,
-            "_derived",
+            "_kernel_arrays",
             (
+                _frozen(np.ascontiguousarray(self.whitening.T)),
                 _frozen((self.centres**2).sum(axis=1)),
-                # Subclasses are stored grouped by class (see fit), so each class is one run.
-                _frozen(np.flatnonzero(np.diff(self.centre_class, prepend=-1))),
                 _frozen(np.array(self.calibration, np.float64).reshape(-1, 3)),
             ),
         )
@@ -256,14 +261,17 @@ class FeatureClassifier:
         self, x: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
         """``distances`` of checked vectors, and the group of each one's nearest subclass."""
-        centre_sq, starts, _ = self._derived
-        z = (x - self.mean) @ self.whitening
-        squared = np.maximum((z * z).sum(axis=1)[:, None] - 2.0 * (z @ self.centres.T) + centre_sq, 0.0)
-        per_class = np.full((x.shape[0], len(self.classes)), np.inf)
-        group = np.zeros(x.shape[0], np.int64)
-        if x.shape[0]:
-            per_class[:, self.centre_class[starts]] = np.minimum.reduceat(squared, starts, axis=1)
-            group = self.centre_group[np.argmin(squared, axis=1)]
+        whitening_t, centre_sq, _ = self._kernel_arrays
+        per_class, group = class_distances_kernel(
+            np.ascontiguousarray(x, np.float64),
+            self.mean,
+            whitening_t,
+            self.centres,
+            centre_sq,
+            self.centre_class,
+            self.centre_group,
+            len(self.classes),
+        )
         return per_class, group
 
     def classify(
@@ -287,14 +295,19 @@ class FeatureClassifier:
         ValueError
             As ``distances``.
         """
-        squared, group = self._distances_and_groups(self._checked(features))
-        if squared.shape[0] == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        inputs = self._inputs(squared)
-        bias, distance, margin = self._derived[2][group].T
-        score = bias - distance * inputs[:, 0] + margin * inputs[:, 1]
-        confidences: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(score, -700.0, 700.0)))
-        return np.argmin(squared, axis=1).astype(np.int64), confidences
+        whitening_t, centre_sq, calibration = self._kernel_arrays
+        indices, confidences = classify_kernel(
+            self._checked(features),
+            self.mean,
+            whitening_t,
+            self.centres,
+            centre_sq,
+            self.centre_class,
+            self.centre_group,
+            len(self.classes),
+            calibration,
+        )
+        return indices, confidences
 
     def _checked(self, features: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
         """``features`` as a contiguous float64 (n, d) array, checked."""

@@ -314,6 +314,8 @@ def make_dl_reader() -> CtcReader:
     return CtcReader(load_model("crnn"), min_confidence=recommended_threshold("crnn"))
 
 
+_SHATTERED = 0.2
+"""Share of a line's boxes the character CNN rejects above which the whole segmentation is suspect."""
 JOINED_GAP = 0.15
 """A gap between two boxes narrower than this many cap heights is inside a word in every font (the
 narrowest word space, tij_sans's, leaves 0.24), so combination 1 does not ask its CNN about it."""
@@ -328,7 +330,9 @@ class CharCnnReader:
     on dot-matrix print, the gap over the line's usual one on solid print), and the CNN cross-checks
     each of them and every gap wider than ``JOINED_GAP`` cap heights: a space is as sure as the less
     sure of the two, and a gap the CNN calls a space where the geometry sees none makes its left
-    character unsure, so a word break the two disagree on is an unsure line.
+    character unsure, so a word break the two disagree on is an unsure line. When the CNN rejects
+    more than a fifth of a line's boxes, the segmentation itself is suspect, and every character
+    of the line is as unsure as its least sure one.
 
     Parameters
     ----------
@@ -389,6 +393,14 @@ class CharCnnReader:
                 spaces[index] = CharRead(char=" ", confidence=min(gap.confidence, space), box=gap.box)
             else:  # no space, unless the CNN says otherwise: then its left character is unsure
                 confidences[index] = min(confidences[index], 1.0 - space)
+        if (boxed[:, CHARCNN_REJECT] > 0.5).mean() > _SHATTERED:
+            # The segmenter lost its way on this line (cut a dot-matrix line into drops, say): no
+            # character of it is surer than its least sure one.
+            floor = min(confidences)
+            confidences = [floor] * len(confidences)
+            spaces = {
+                index: CharRead(" ", min(gap.confidence, floor), gap.box) for index, gap in spaces.items()
+            }
         chars = []
         for index, box in enumerate(boxes):
             chars.append(CharRead(char=CHARSET[best[index]], confidence=confidences[index], box=box))
