@@ -1,0 +1,111 @@
+"""The confidence threshold's trade-off per OCR pipeline, on whole frames: good units passed
+against wrong prints accepted, threshold by threshold.
+
+`python -m bench.ocr_thresholds [PIPELINE ...]` prints one table per pipeline. The frames are
+drawn like the held-back set of `bench.ocr` but from seed 300 (a training-side seed, so a
+threshold chosen here is not tuned on the benchmark's own frames). A unit passes at a threshold
+when every line reads as the code says and no character is below it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench import ocr
+from bench.tables import BenchTable
+from recipes.schema import OCR_PIPELINES
+from vision.gs1 import parse_element_string
+from vision.ocr import make_reader
+from vision.print_text import print_lines
+from vision.text_region import extract_lines
+
+__all__ = ["CALIBRATION_SEED", "threshold_tables"]
+
+CALIBRATION_SEED = 300
+THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.94, 0.99)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    read_as_printed: bool
+    min_confidence: float
+    defect: str | None
+
+
+def _units(name: str, samples: Sequence[ocr.Sample]) -> list[_Unit]:
+    reader = make_reader(name)
+    units = []
+    for sample in samples:
+        if sample.code is None:
+            continue
+        recipe = sample.recipe
+        ais = dict(parse_element_string(sample.code.text).ais)
+        expected = print_lines(
+            recipe.print_layout, gtin=ais["01"], serial=ais["21"], lot=ais["10"], expiry_yymmdd=ais["17"]
+        )
+        px_per_mm = recipe.inspection.px_per_mm
+        crops = extract_lines(
+            sample.frame,
+            corners=sample.code.corners,
+            layout=recipe.print_layout,
+            expected_lines=expected,
+            px_per_mm=px_per_mm,
+        )
+        reads = [reader.read_line(crop, px_per_mm=px_per_mm) for crop in crops]
+        as_printed = all(
+            "".join(c.char for c in read.chars if c.char != " ") == line.replace(" ", "")
+            for read, line in zip(reads, expected, strict=True)
+        )
+        defect = sample.unit.defect.value if sample.unit.defect is not None else None
+        units.append(_Unit(as_printed, min(read.min_confidence for read in reads), defect))
+    return units
+
+
+def threshold_tables(
+    pipelines: Sequence[str], *, good_per_font: int = 40, wrong_per_font: int = 40
+) -> list[BenchTable]:
+    """One table per pipeline: for each threshold, good units passed and wrong prints accepted by kind."""
+    previous = ocr.HELD_BACK_SEED
+    ocr.HELD_BACK_SEED = CALIBRATION_SEED
+    try:
+        samples = ocr.held_back_set(ocr.OcrPlan(good_per_font=good_per_font, wrong_per_font=wrong_per_font))
+    finally:
+        ocr.HELD_BACK_SEED = previous
+    tables = []
+    for name in pipelines:
+        units = _units(name, samples)
+        good = [u for u in units if u.defect is None]
+        wrong = [u for u in units if u.defect is not None]
+        kinds = sorted({u.defect for u in wrong if u.defect is not None})
+        rows = []
+        for threshold in (*THRESHOLDS, make_reader(name).min_confidence):
+            passed = [u for u in units if u.read_as_printed and u.min_confidence >= threshold]
+            row = [
+                f"{threshold:g}" + (" (model card)" if threshold == make_reader(name).min_confidence else ""),
+                f"{sum(u.defect is None for u in passed)} / {len(good)}",
+            ]
+            row += [f"{sum(u.defect == kind for u in passed)}" for kind in kinds]
+            rows.append(tuple(row))
+        tables.append(
+            BenchTable(
+                title=f"Confidence threshold trade-off: {name}",
+                columns=("threshold", "good units passed", *(f"{k} accepted" for k in kinds)),
+                rows=tuple(rows),
+                notes=(
+                    f"{len(good)} good units and {len(wrong)} wrong prints over four fonts, seed "
+                    f"{CALIBRATION_SEED}; a unit passes when read as printed with no character below.",
+                ),
+            )
+        )
+    return tables
+
+
+if __name__ == "__main__":
+    from rich.console import Console
+
+    names = sys.argv[1:] or list(OCR_PIPELINES)
+    console = Console(width=140)
+    for table in threshold_tables(names):
+        console.print(table.rich())
