@@ -80,10 +80,11 @@ def threshold_tables(
         wrong = [u for u in units if u.defect is not None]
         kinds = sorted({u.defect for u in wrong if u.defect is not None})
         rows = []
-        for threshold in (*THRESHOLDS, make_reader(name).min_confidence):
+        card = make_reader(name).min_confidence
+        for threshold in sorted({*THRESHOLDS, card}):
             passed = [u for u in units if u.read_as_printed and u.min_confidence >= threshold]
             row = [
-                f"{threshold:g}" + (" (model card)" if threshold == make_reader(name).min_confidence else ""),
+                f"{threshold:g}" + (" (model card)" if threshold == card else ""),
                 f"{sum(u.defect is None for u in passed)} / {len(good)}",
             ]
             row += [f"{sum(u.defect == kind for u in passed)}" for kind in kinds]
