@@ -16,7 +16,6 @@ pipeline.
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,16 +30,19 @@ from recipes.schema import OCR_PIPELINES, Recipe
 from simulator.camera import render_unit
 from simulator.level4 import SERIAL_ALPHABET, generate_serials
 from simulator.printer import Printer
+from simulator.report import percentiles
 from simulator.units import Defect, Unit
 from vision.datamatrix import CodeRead, read_datamatrix
 from vision.gs1 import parse_element_string
 from vision.ocr import make_reader
+from vision.ocr_types import LineRead, LineReader
 from vision.pipeline import inspect_unit
 from vision.print_check import check_print
 from vision.print_text import print_lines
 from vision.text_region import extract_lines
+from vision.training.align import edit_distance
 
-__all__ = ["HELD_BACK_SEED", "OcrPlan", "held_back_set", "ocr_tables"]
+__all__ = ["HELD_BACK_SEED", "OcrPlan", "Sample", "held_back_set", "ocr_tables", "read_sample"]
 
 HELD_BACK_SEED = 5000
 FONTS = ("dot5x7", "dot7x9", "tij_sans", "hershey_simplex")
@@ -114,14 +116,24 @@ def held_back_set(plan: OcrPlan) -> list[Sample]:
     return samples
 
 
-def _edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
+def read_sample(sample: Sample, reader: LineReader) -> tuple[tuple[str, ...], list[LineRead]]:
+    """What the sample's lines must say by its code, and what ``reader`` reads on them, as the node
+    cuts them out (``sample.code`` must be set)."""
+    assert sample.code is not None
+    recipe = sample.recipe
+    ais = dict(parse_element_string(sample.code.text).ais)
+    expected = print_lines(
+        recipe.print_layout, gtin=ais["01"], serial=ais["21"], lot=ais["10"], expiry_yymmdd=ais["17"]
+    )
+    px_per_mm = recipe.inspection.px_per_mm
+    crops = extract_lines(
+        sample.frame,
+        corners=sample.code.corners,
+        layout=recipe.print_layout,
+        expected_lines=expected,
+        px_per_mm=px_per_mm,
+    )
+    return expected, [reader.read_line(crop, px_per_mm=px_per_mm) for crop in crops]
 
 
 @dataclass(slots=True)
@@ -146,20 +158,8 @@ def _score_pipeline(name: str, samples: Sequence[Sample]) -> tuple[_Score, list[
         if sample.code is None:
             score.unread += 1
             continue
-        ais = dict(parse_element_string(sample.code.text).ais)
-        expected = print_lines(
-            recipe.print_layout, gtin=ais["01"], serial=ais["21"], lot=ais["10"], expiry_yymmdd=ais["17"]
-        )
-        px_per_mm = recipe.inspection.px_per_mm
         t0 = time.perf_counter()
-        crops = extract_lines(
-            sample.frame,
-            corners=sample.code.corners,
-            layout=recipe.print_layout,
-            expected_lines=expected,
-            px_per_mm=px_per_mm,
-        )
-        reads = [reader.read_line(crop, px_per_mm=px_per_mm) for crop in crops]
+        expected, reads = read_sample(sample, reader)
         check = check_print(
             reads,
             layout=recipe.print_layout,
@@ -173,7 +173,7 @@ def _score_pipeline(name: str, samples: Sequence[Sample]) -> tuple[_Score, list[
                 want = [c for c in truth if c != " "]
                 got = [c.char for c in read.chars if c.char != " "]
                 score.chars += len(want)
-                score.char_errors += _edit_distance(want, got)
+                score.char_errors += edit_distance(got, want)
             data_fields = [c for c in check.fields if c.field != "label"]
             score.fields += len(data_fields)
             score.fields_ok += sum(c.verdict == "ok" for c in data_fields)
@@ -189,11 +189,6 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.2f} %" if whole else "-"
 
 
-def _p99(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
 def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
     """The pipeline comparison and the full per-unit timing, on one held-back set."""
     samples = held_back_set(plan)
@@ -207,8 +202,8 @@ def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
                 _pct(score.fields_ok, score.fields),
                 f"{score.good_rejected} / {score.good_units}",
                 f"{score.wrong_accepted} / {score.wrong_units}",
-                ms(statistics.median(times)),
-                ms(_p99(times)),
+                ms(percentiles(times)["p50"]),
+                ms(percentiles(times)["p99"]),
             )
         )
     unread = sum(s.code is None for s in samples)
@@ -253,7 +248,8 @@ def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
             t0 = time.perf_counter()
             inspect_unit(sample.frame, job)
             times.append((time.perf_counter() - t0) * 1000)
-        full_rows.append((name, ms(statistics.median(times)), ms(_p99(times)), ms(max(times))))
+        spread = percentiles(times)
+        full_rows.append((name, ms(spread["p50"]), ms(spread["p99"]), ms(spread["max"])))
     full = BenchTable(
         title="Full per-unit pipeline on 1280×1024 frames",
         columns=("pipeline", "median ms", "p99 ms", "max ms"),

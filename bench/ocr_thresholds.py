@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from bench import ocr
 from bench.tables import BenchTable
 from recipes.schema import OCR_PIPELINES
-from vision.gs1 import parse_element_string
 from vision.ocr import make_reader
-from vision.print_text import print_lines
-from vision.text_region import extract_lines
 
 __all__ = ["CALIBRATION_SEED", "threshold_tables"]
 
@@ -40,20 +37,7 @@ def _units(name: str, samples: Sequence[ocr.Sample]) -> list[_Unit]:
     for sample in samples:
         if sample.code is None:
             continue
-        recipe = sample.recipe
-        ais = dict(parse_element_string(sample.code.text).ais)
-        expected = print_lines(
-            recipe.print_layout, gtin=ais["01"], serial=ais["21"], lot=ais["10"], expiry_yymmdd=ais["17"]
-        )
-        px_per_mm = recipe.inspection.px_per_mm
-        crops = extract_lines(
-            sample.frame,
-            corners=sample.code.corners,
-            layout=recipe.print_layout,
-            expected_lines=expected,
-            px_per_mm=px_per_mm,
-        )
-        reads = [reader.read_line(crop, px_per_mm=px_per_mm) for crop in crops]
+        expected, reads = ocr.read_sample(sample, reader)
         as_printed = all(
             "".join(c.char for c in read.chars if c.char != " ") == line.replace(" ", "")
             for read, line in zip(reads, expected, strict=True)

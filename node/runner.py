@@ -48,6 +48,7 @@ from node.events import (
 from node.job import Job
 from node.states import NodeState
 from node.store import SerialStore, UnitRecord
+from vision.print_check import faults_by_field
 from vision.result import InspectionResult
 
 log = structlog.get_logger("tracenode")
@@ -343,7 +344,7 @@ class Runner:
         if result is not None and result.grade is not None:
             extra["grade"] = result.grade
         if result is not None and result.print_check is not None:
-            extra["print"] = {c.field: c.verdict for c in result.print_check.fields if c.verdict != "ok"}
+            extra["print"] = faults_by_field(result.print_check)
         log.info(
             "unit",
             tracking_id=decision.tracking_id,
@@ -422,8 +423,3 @@ def unit_records(decision: Decision, wall_offset: float) -> tuple[UnitRecord, ..
             )
         )
     return tuple(rows)
-
-
-def unit_record(decision: Decision, wall_offset: float) -> UnitRecord:
-    """The store row of the decision's first position."""
-    return unit_records(decision, wall_offset)[0]

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import difflib
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from recipes.schema import PrintLayout
 from vision.ocr_types import LineRead
 
-__all__ = ["FIELDS", "LABEL", "FieldCheck", "PrintCheck", "check_print", "faults_by_field", "line_owners"]
-
-FIELDS = ("gtin", "serial", "lot", "expiry")
-"""The data fields a printed line can carry, as their faults are named."""
+__all__ = ["LABEL", "FieldCheck", "PrintCheck", "check_print", "faults_by_field", "line_owners"]
 
 _FIELD_OF_PLACEHOLDER = {
     "gtin": "gtin",
@@ -198,6 +195,6 @@ def _check_line(
     return checks
 
 
-def faults_by_field(check: PrintCheck) -> Mapping[str, str]:
-    """``{field: verdict}`` of every field that is not ok (for logs and the CLI)."""
+def faults_by_field(check: PrintCheck) -> dict[str, str]:
+    """``{field: verdict}`` of every field that is not ok (for the unit's log line)."""
     return {c.field: c.verdict for c in check.fields if c.verdict != "ok"}

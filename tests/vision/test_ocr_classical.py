@@ -13,7 +13,8 @@ import pytest
 from simulator.text_samples import LineSample, line_samples
 from vision.ocr import CLASSICAL_MODEL, READERS, ClassicalReader, make_reader
 from vision.ocr_types import LineRead
-from vision.training.train_classical import FONTS, _align
+from vision.training.align import align
+from vision.training.train_classical import FONTS
 
 PX_PER_MM = 10.0
 THRESHOLD: float = json.loads(CLASSICAL_MODEL.with_suffix(".json").read_text())["validation"][
@@ -40,7 +41,7 @@ class TestHeldOut:
             total += len(sample.text)
             right += sum(
                 r is not None and t is not None and read.text[r] == sample.text[t]
-                for r, t in _align(read.text, sample.text)
+                for r, t in align(read.text, sample.text)
             )
         assert right / total >= 0.995, right / total
 
@@ -49,7 +50,7 @@ class TestHeldOut:
         confident_wrong = [
             (sample.text, read.text, read.chars[r].char, read.chars[r].confidence)
             for sample, read in held_out
-            for r, t in _align(read.text, sample.text)
+            for r, t in align(read.text, sample.text)
             if r is not None
             and (t is None or read.text[r] != sample.text[t])
             and read.chars[r].confidence >= THRESHOLD

@@ -34,6 +34,7 @@ from vision.feature_classifier import FeatureClassifier
 from vision.ocr import CLASSICAL_MODEL, ClassicalReader
 from vision.ocr_types import CHARSET, LINE_MARGIN_Y_MM, LineRead
 from vision.segment import Box, segmentations
+from vision.training.align import align
 
 __all__ = ["FONTS", "MAX_DEFACED_ACCEPTED", "evaluate", "glyphs", "main", "recommend", "train"]
 
@@ -301,7 +302,7 @@ def _score(
     wrong: list[tuple[float, str, str]] = []
     confidences: list[float] = []
     for read, sample in zip(reads, samples, strict=True):
-        for read_index, truth_index in _align(read.text, sample.text):
+        for read_index, truth_index in align(read.text, sample.text):
             if read_index is None:
                 continue
             confidence = read.chars[read_index].confidence
@@ -312,31 +313,6 @@ def _score(
                 truth = sample.text[truth_index] if truth_index is not None else ""
                 wrong.append((confidence, read.text[read_index], truth))
     return right, wrong, confidences
-
-
-def _align(read: str, truth: str) -> list[tuple[int | None, int | None]]:
-    """Levenshtein alignment: pairs of (read index, truth index), None where one side has nothing."""
-    rows, cols = len(read) + 1, len(truth) + 1
-    cost = np.zeros((rows, cols), np.int32)
-    cost[:, 0], cost[0, :] = np.arange(rows), np.arange(cols)
-    for i in range(1, rows):
-        for j in range(1, cols):
-            cost[i, j] = min(
-                cost[i - 1, j] + 1, cost[i, j - 1] + 1, cost[i - 1, j - 1] + (read[i - 1] != truth[j - 1])
-            )
-    pairs: list[tuple[int | None, int | None]] = []
-    i, j = len(read), len(truth)
-    while i or j:
-        if i and j and cost[i, j] == cost[i - 1, j - 1] + (read[i - 1] != truth[j - 1]):
-            pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif i and cost[i, j] == cost[i - 1, j] + 1:
-            pairs.append((i - 1, None))
-            i -= 1
-        else:
-            pairs.append((None, j - 1))
-            j -= 1
-    return pairs[::-1]
 
 
 def _validation(seed: int, count: int) -> tuple[list[LineSample], list[LineSample]]:

@@ -39,6 +39,7 @@ from vision.ocr_types import LineRead, LineReader
 from vision.onnx_models import MODEL_SPECS, MODELS_DIR, ModelSpec, OnnxModel
 from vision.segment import segment_characters
 from vision.training import charcnn, crnn, segnet
+from vision.training.align import align
 from vision.training.data import (
     FONTS,
     RESERVED_SEEDS_FROM,
@@ -224,7 +225,7 @@ def evaluate_reader(
     right_confidences: list[float] = []
     for line in in_spec:
         read = reads[id(line)]
-        for read_index, truth_index in _align(read.text, line.text):
+        for read_index, truth_index in align(read.text, line.text):
             if read_index is None:
                 missed += 1
             elif truth_index is not None and read.text[read_index] == line.text[truth_index]:
@@ -261,31 +262,6 @@ def evaluate_reader(
         "blank_lines_read_as_sure_text": share(blank, sure_and_wrong),
         "mean_read_ms_one_thread": 1e3 * elapsed / max(len(lines), 1),
     }
-
-
-def _align(read: str, truth: str) -> list[tuple[int | None, int | None]]:
-    """Levenshtein alignment: pairs of (read index, truth index), None where one side has nothing."""
-    rows, cols = len(read) + 1, len(truth) + 1
-    cost = np.zeros((rows, cols), np.int32)
-    cost[:, 0], cost[0, :] = np.arange(rows), np.arange(cols)
-    for i in range(1, rows):
-        for j in range(1, cols):
-            cost[i, j] = min(
-                cost[i - 1, j] + 1, cost[i, j - 1] + 1, cost[i - 1, j - 1] + (read[i - 1] != truth[j - 1])
-            )
-    pairs: list[tuple[int | None, int | None]] = []
-    i, j = len(read), len(truth)
-    while i or j:
-        if i and j and cost[i, j] == cost[i - 1, j - 1] + (read[i - 1] != truth[j - 1]):
-            pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif i and cost[i, j] == cost[i - 1, j] + 1:
-            pairs.append((i - 1, None))
-            i -= 1
-        else:
-            pairs.append((None, j - 1))
-            j -= 1
-    return pairs[::-1]
 
 
 @dataclass(frozen=True, slots=True)
