@@ -18,8 +18,15 @@ import numpy.typing as npt
 __all__ = [
     "class_distances_kernel",
     "classify_kernel",
+    "dot_matrix_kernel",
+    "drop_rows_kernel",
+    "glyph_frames_kernel",
     "glyph_grid_kernel",
     "grid_band_kernel",
+    "grid_cells_kernel",
+    "ink_levels_kernel",
+    "kept_blobs_kernel",
+    "kept_profiles_kernel",
     "label_kernel",
     "sauvola_kernel",
     "solid_groups_kernel",
@@ -189,15 +196,28 @@ def sauvola_kernel(
 
 
 @numba.njit(cache=True, nogil=True)
-def _coverage(start: float, stop: float, cells: int, size: int, weights: npt.NDArray[np.float32]) -> None:
-    """weights[c, p]: how much of pixel p (of ``size``) lies in cell c of [start, stop) cut in ``cells``."""
+def _coverage(
+    start: float,
+    stop: float,
+    cells: int,
+    size: int,
+    weights: npt.NDArray[np.float32],
+    spans: npt.NDArray[np.int64],
+) -> None:  # pragma: no cover - compiled
+    """weights[c, p]: how much of pixel p (of ``size``) lies in cell c of [start, stop) cut in ``cells``.
+
+    Only the pixels of the window's span (floor(start) .. ceil(stop), within the image) are
+    written; ``spans[c]`` is the first and last pixel + 1 that cell c covers.
+    """
     step = (stop - start) / cells
-    weights[:cells, :size] = 0.0
+    weights[:cells, max(math.floor(start), 0) : min(math.ceil(stop), size)] = 0.0
     for c in range(cells):
         low = start + c * step
         high = low + step
         first = max(math.floor(low), 0)
         last = min(math.ceil(high), size)
+        spans[c, 0] = first
+        spans[c, 1] = last
         for p in range(first, last):
             weights[c, p] = min(high, p + 1.0) - max(low, float(p))
 
@@ -209,26 +229,27 @@ def glyph_grid_kernel(
     """Mean of ``ink`` over each cell of a rows x cols grid laid over each window (x0, y0, x1, y1).
 
     Windows may be fractional and may reach beyond the image, which counts as no ink. Within the
-    image this is OpenCV's INTER_AREA downscaling of the window, for all windows in one call.
+    image this is OpenCV's INTER_AREA downscaling of the window, for all windows in one call. Each
+    cell sums only the pixels it covers, in ascending order (the others would add exact zeros).
     """
     height, width = ink.shape
     out = np.zeros((windows.shape[0], rows, cols), np.float32)
     wy = np.empty((rows, height), np.float32)
     wx = np.empty((cols, width), np.float32)
+    row_spans = np.empty((rows, 2), np.int64)
+    col_spans = np.empty((cols, 2), np.int64)
     band = np.empty(width, np.float32)
     for i in range(windows.shape[0]):
         x0, y0, x1, y1 = windows[i, 0], windows[i, 1], windows[i, 2], windows[i, 3]
-        _coverage(x0, x1, cols, width, wx)
-        _coverage(y0, y1, rows, height, wy)
+        _coverage(x0, x1, cols, width, wx, col_spans)
+        _coverage(y0, y1, rows, height, wy, row_spans)
         first_x = max(math.floor(x0), 0)
         last_x = min(math.ceil(x1), width)
-        first_y = max(math.floor(y0), 0)
-        last_y = min(math.ceil(y1), height)
         scale = np.float32(rows * cols / ((x1 - x0) * (y1 - y0)))
         for r in range(rows):
             # Rows of this cell, weighted, summed into one row; then the columns of each cell.
             band[first_x:last_x] = 0.0
-            for y in range(first_y, last_y):
+            for y in range(row_spans[r, 0], row_spans[r, 1]):
                 weight = wy[r, y]
                 if weight > 0.0:
                     line = ink[y]
@@ -236,10 +257,87 @@ def glyph_grid_kernel(
                         band[x] += weight * line[x]
             for c in range(cols):
                 acc = np.float32(0.0)
-                for x in range(first_x, last_x):
+                for x in range(max(col_spans[c, 0], first_x), min(col_spans[c, 1], last_x)):
                     acc += wx[c, x] * band[x]
                 out[i, r, c] = acc * scale
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def glyph_frames_kernel(
+    table: npt.NDArray[np.int64], height: int, tall_share: float, max_slope: float, min_window: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:  # pragma: no cover - compiled
+    """Each glyph's sampling window and geometry against the line's cap band.
+
+    ``table`` holds the boxes (x, y, w, h), at least one. The band's top and bottom are two lines
+    of one slope (the line's skew, least squares of the tall boxes' middles on their centres,
+    within ``max_slope``), each offset the median of the tall boxes' edges; tall boxes are at
+    least ``tall_share`` of the upper quartile of heights. When the tallest box is under half the
+    crop's ``height``, the band is the crop's middle, as tall as the tallest box or half the crop.
+
+    Returns windows (x0, y0, x1, y1): the box widened to ``min_window`` cap heights about its
+    centre and stretched over the band; geometry: width, height, top and bottom offset from the
+    band in cap heights; and the cap height at the first box.
+    """
+    n = table.shape[0]
+    x = np.empty(n)
+    for i in range(n):
+        x[i] = table[i, 0] + table[i, 2] / 2.0
+    ordered = np.sort(table[:, 3])
+    tall_height = tall_share * ordered[(3 * (n - 1)) // 4]
+    top = np.empty(n)
+    bottom = np.empty(n)
+    if ordered[-1] < 0.5 * height:
+        cap = max(float(ordered[-1]), 0.5 * height)
+        top[:] = (height - cap) / 2
+        bottom[:] = (height + cap) / 2
+    else:
+        tall = np.flatnonzero(table[:, 3] >= tall_height)
+        centre = 0.0
+        for k in range(tall.size):
+            centre += x[tall[k]]
+        centre /= tall.size
+        covariance = 0.0
+        variance = 0.0
+        for k in range(tall.size):
+            centred = x[tall[k]] - centre
+            covariance += centred * (table[tall[k], 1] + table[tall[k], 3] / 2)
+            variance += centred * centred
+        slope = 0.0
+        if tall.size >= 3 and variance != 0.0:
+            slope = min(max(covariance / variance, -max_slope), max_slope)
+        level = np.empty(tall.size)
+        depth = np.empty(tall.size)
+        for k in range(tall.size):
+            i = tall[k]
+            centred = x[i] - centre
+            level[k] = table[i, 1] - slope * centred
+            depth[k] = float(table[i, 1] + table[i, 3]) - slope * centred
+        level.sort()
+        depth.sort()
+        middle = (tall.size - 1) / 2
+        band_top = (level[math.floor(middle)] + level[math.ceil(middle)]) / 2
+        band_bottom = (depth[math.floor(middle)] + depth[math.ceil(middle)]) / 2
+        for i in range(n):
+            offset = slope * (x[i] - centre)
+            top[i] = band_top + offset
+            bottom[i] = band_bottom + offset
+    windows = np.empty((n, 4))
+    geometry = np.empty((n, 4))
+    for i in range(n):
+        left, y, w, h = float(table[i, 0]), float(table[i, 1]), float(table[i, 2]), float(table[i, 3])
+        cap = max(bottom[i] - top[i], 1.0)
+        centre = left + w / 2
+        half = max(w, min_window * cap) / 2
+        windows[i, 0] = centre - half
+        windows[i, 1] = min(top[i], y)
+        windows[i, 2] = centre + half
+        windows[i, 3] = max(bottom[i], y + h)
+        geometry[i, 0] = w / cap
+        geometry[i, 1] = h / cap
+        geometry[i, 2] = (y - top[i]) / cap
+        geometry[i, 3] = (y + h - bottom[i]) / cap
+    return windows, geometry, max(bottom[0] - top[0], 1.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -284,6 +382,43 @@ def grid_band_kernel(
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _row_dots(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], out: npt.NDArray[np.float64]
+) -> None:  # pragma: no cover - compiled
+    """out[i, j] = a[i] . b[j]: four rows of ``a`` at a time against each row of ``b``, which is
+    read once for the four (the loads, not the arithmetic, bound a lone dot product)."""
+    n, d = a.shape
+    i = 0
+    while i + 4 <= n:
+        a0, a1, a2, a3 = a[i], a[i + 1], a[i + 2], a[i + 3]
+        for j in range(b.shape[0]):
+            row = b[j]
+            t0 = 0.0
+            t1 = 0.0
+            t2 = 0.0
+            t3 = 0.0
+            for k in range(d):
+                value = row[k]
+                t0 += a0[k] * value
+                t1 += a1[k] * value
+                t2 += a2[k] * value
+                t3 += a3[k] * value
+            out[i, j] = t0
+            out[i + 1, j] = t1
+            out[i + 2, j] = t2
+            out[i + 3, j] = t3
+        i += 4
+    for rest in range(i, n):
+        values = a[rest]
+        for j in range(b.shape[0]):
+            row = b[j]
+            total = 0.0
+            for k in range(d):
+                total += values[k] * row[k]
+            out[rest, j] = total
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def class_distances_kernel(
     x: npt.NDArray[np.float64],
     mean: npt.NDArray[np.float64],
@@ -299,7 +434,7 @@ def class_distances_kernel(
 
     ``whitening_t`` is the whitening transposed (row j gives whitened feature j), ``centres`` the
     whitened subclass means (m, d), ``centre_sq`` their squared norms. Every product is a dot
-    product of two contiguous rows, each matrix row used for all glyphs while it is in cache;
+    product of two contiguous rows, each matrix row read once for four glyphs (``_row_dots``);
     ``fastmath`` (reassociation only: infinities stay exact) lets the sums vectorise, so they add
     in another order than numpy's and differ from it in the last bits. Numpy's matrix products are
     faster in a tight loop of their own, but inside the reader OpenBLAS's threads wake for every
@@ -313,32 +448,22 @@ def class_distances_kernel(
         for k in range(d):
             centred[i, k] = x[i, k] - mean[k]
     z = np.empty((n, d))
-    for j in range(d):
-        row = whitening_t[j]
-        for i in range(n):
-            values = centred[i]
-            total = 0.0
-            for k in range(d):
-                total += values[k] * row[k]
-            z[i, j] = total
+    _row_dots(centred, whitening_t, z)
     norms = np.empty(n)
     for i in range(n):
         total = 0.0
         for k in range(d):
             total += z[i, k] * z[i, k]
         norms[i] = total
+    dots = np.empty((n, m))
+    _row_dots(z, centres, dots)
     out = np.full((n, n_classes), np.inf)
     nearest = np.full(n, np.inf)
     group = np.zeros(n, np.int64)
     for c in range(m):
-        centre = centres[c]
         label = centre_class[c]
         for i in range(n):
-            values = z[i]
-            total = 0.0
-            for k in range(d):
-                total += values[k] * centre[k]
-            squared = max(norms[i] - 2.0 * total + centre_sq[c], 0.0)
+            squared = max(norms[i] - 2.0 * dots[i, c] + centre_sq[c], 0.0)
             if squared < out[i, label]:
                 out[i, label] = squared
             if squared < nearest[i]:
@@ -417,3 +542,237 @@ def solid_groups_kernel(
         member_of[i] = count
         count += 1
     return groups[:count], member_of
+
+
+@numba.njit(cache=True, nogil=True)
+def ink_levels_kernel(
+    image: npt.NDArray[np.uint8], threshold: int, core_share: float
+) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """(ground, ink, spread) of a dark-on-light image split at ``threshold``; spread -1 when a class
+    is empty.
+
+    The ground is the mean grey of the light class (> threshold), spread its standard deviation;
+    the ink is the mean of the darkest ``core_share`` of the dark class (the pixels up to the first
+    grey level where the dark class's cumulative count reaches that share). Counts and grey-weighted
+    counts are integers, exact in float64, so ground and ink equal numpy's sums of the histogram.
+    """
+    histogram = np.zeros(256, np.int64)
+    height, width = image.shape
+    for y in range(height):
+        row = image[y]
+        for x in range(width):
+            histogram[row[x]] += 1
+    dark = 0
+    for level in range(threshold + 1):
+        dark += histogram[level]
+    light = 0
+    light_sum = 0
+    for level in range(threshold + 1, 256):
+        light += histogram[level]
+        light_sum += histogram[level] * level
+    if dark == 0 or light == 0:
+        return 0.0, 0.0, -1.0
+    ground = float(light_sum) / float(light)
+    squares = 0.0
+    for level in range(threshold + 1, 256):
+        squares += float(histogram[level]) * (float(level) - ground) ** 2
+    spread = math.sqrt(squares / float(light))
+    target = core_share * float(dark)
+    cumulative = 0
+    ink_sum = 0
+    for level in range(threshold + 1):
+        cumulative += histogram[level]
+        ink_sum += histogram[level] * level
+        if float(cumulative) >= target:
+            break
+    return ground, float(ink_sum) / float(cumulative), spread
+
+
+@numba.njit(cache=True, nogil=True)
+def kept_blobs_kernel(
+    stats: npt.NDArray[np.int32], min_area: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:  # pragma: no cover - compiled
+    """The components of ``stats`` (``label_kernel``) with at least ``min_area`` pixels.
+
+    Returns their rows (x, y, w, h, area, label) in ascending order of 2 x + w (the order of
+    their centres; ties keep label order), and a flag per label (row of ``stats``), 1 where kept.
+    """
+    count = stats.shape[0]
+    keep = np.zeros(count, np.uint8)
+    kept = 0
+    for label in range(1, count):
+        if stats[label, 4] >= min_area:
+            keep[label] = 1
+            kept += 1
+    blobs = np.empty((kept, 6), np.int64)
+    keys = np.empty(kept, np.int64)
+    row = 0
+    for label in range(1, count):
+        if keep[label]:
+            for k in range(5):
+                blobs[row, k] = stats[label, k]
+            blobs[row, 5] = label
+            keys[row] = 2 * np.int64(stats[label, 0]) + stats[label, 2]
+            row += 1
+    order = np.argsort(keys, kind="mergesort")
+    return blobs[order], keep
+
+
+@numba.njit(cache=True, nogil=True)
+def kept_profiles_kernel(
+    labels: npt.NDArray[np.int32], keep: npt.NDArray[np.uint8], otsu: npt.NDArray[np.uint8]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:  # pragma: no cover - compiled
+    """Per column, the pixels of kept labels (``keep[label]`` non-zero) and the ink of ``otsu``."""
+    height, width = labels.shape
+    kept = np.zeros(width, np.int64)
+    ink = np.zeros(width, np.int64)
+    for y in range(height):
+        label_row = labels[y]
+        otsu_row = otsu[y]
+        for x in range(width):
+            kept[x] += keep[label_row[x]]
+            ink[x] += otsu_row[x]
+    return kept.astype(np.float64), ink.astype(np.float64)
+
+
+@numba.njit(cache=True, nogil=True)
+def drop_rows_kernel(
+    labels: npt.NDArray[np.int32],
+    stats: npt.NDArray[np.int32],
+    image: npt.NDArray[np.uint8],
+    min_area: float,
+    level: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    """First and last row of each column holding a drop: a component of at least ``min_area``
+    pixels with a pixel of ``image`` at or below ``level``. Columns without one give the
+    height and -1."""
+    height, width = labels.shape
+    count = stats.shape[0]
+    reaching = np.zeros(count, np.uint8)
+    for y in range(height):
+        label_row = labels[y]
+        image_row = image[y]
+        for x in range(width):
+            if image_row[x] <= level:
+                reaching[label_row[x]] = 1
+    drop = np.zeros(count, np.uint8)
+    for label in range(1, count):
+        drop[label] = reaching[label] and stats[label, 4] >= min_area
+    first = np.full(width, height, np.int64)
+    last = np.full(width, -1, np.int64)
+    for y in range(height):
+        label_row = labels[y]
+        for x in range(width):
+            if drop[label_row[x]]:
+                if first[x] == height:
+                    first[x] = y
+                last[x] = y
+    return first, last
+
+
+@numba.njit(cache=True, nogil=True)
+def grid_cells_kernel(
+    columns: npt.NDArray[np.int64], advance: float, phase: float, width: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # pragma: no cover
+    """(cell index, first inked column, last inked column + 1) of each grid cell holding ink.
+
+    ``columns`` are the inked columns in ascending order (at least one); cell k spans
+    ``round(phase + (k -/+ 0.5) advance)``, clipped to 0..width.
+    """
+    first = math.floor((columns[0] + 0.5 - phase) / advance + 0.5)
+    last = math.floor((columns[-1] + 0.5 - phase) / advance + 0.5)
+    total = last - first + 1
+    cells = np.empty(total, np.int64)
+    starts = np.empty(total, np.int64)
+    stops = np.empty(total, np.int64)
+    held = 0
+    for cell in range(first, last + 1):
+        left = min(max(np.round(phase + (cell - 0.5) * advance), 0.0), float(width))
+        right = min(max(np.round(phase + (cell + 0.5) * advance), 0.0), float(width))
+        low = np.searchsorted(columns, np.int64(left))
+        high = np.searchsorted(columns, np.int64(right))
+        if high > low:
+            cells[held] = cell
+            starts[held] = columns[low]
+            stops[held] = columns[high - 1] + 1
+            held += 1
+    return cells[:held], starts[:held], stops[:held]
+
+
+@numba.njit(cache=True, nogil=True)
+def dot_matrix_kernel(
+    first_row: npt.NDArray[np.int64],
+    last_row: npt.NDArray[np.int64],
+    advance: float,
+    phase: float,
+    wide: float,
+    sliver: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float]:  # pragma: no cover - compiled
+    """Boxes (x, y, w, h) of the inked grid cells, their cell indices and the refined advance.
+
+    ``first_row`` and ``last_row`` are per column the first and last inked row (the height and -1
+    where none). The cells of ink at least ``wide`` px across refine advance and phase twice by
+    least squares of their middles on their indices (while two or more, on different cells); then
+    cells whose ink is narrower than ``sliver`` px are dropped, and each box spans its cell's ink.
+    """
+    width = first_row.size
+    inked = 0
+    for x in range(width):
+        inked += last_row[x] >= 0
+    columns = np.empty(inked, np.int64)
+    inked = 0
+    for x in range(width):
+        if last_row[x] >= 0:
+            columns[inked] = x
+            inked += 1
+    if inked == 0:
+        return np.zeros((0, 4), np.int64), np.zeros(0, np.int64), advance
+    for _ in range(2):
+        cells, starts, stops = grid_cells_kernel(columns, advance, phase, width)
+        count = 0
+        low_cell = cells[0]
+        high_cell = cells[0]
+        index_sum = 0.0
+        middle_sum = 0.0
+        for k in range(cells.size):
+            if stops[k] - starts[k] >= wide:
+                if count == 0 or cells[k] < low_cell:
+                    low_cell = cells[k]
+                if count == 0 or cells[k] > high_cell:
+                    high_cell = cells[k]
+                count += 1
+                index_sum += float(cells[k])
+                middle_sum += (starts[k] + stops[k]) / 2.0
+        if count < 2 or low_cell == high_cell:
+            break
+        index_mean = index_sum / count
+        middle_mean = middle_sum / count
+        covariance = 0.0
+        variance = 0.0
+        for k in range(cells.size):
+            if stops[k] - starts[k] >= wide:
+                spread = float(cells[k]) - index_mean
+                covariance += spread * ((starts[k] + stops[k]) / 2.0 - middle_mean)
+                variance += spread * spread
+        advance = covariance / variance
+        phase = middle_mean - advance * index_mean
+    cells, starts, stops = grid_cells_kernel(columns, advance, phase, width)
+    boxes = np.empty((cells.size, 4), np.int64)
+    kept_cells = np.empty(cells.size, np.int64)
+    kept = 0
+    for k in range(cells.size):
+        if stops[k] - starts[k] < sliver:
+            continue
+        top = first_row[starts[k]]
+        bottom = last_row[starts[k]]
+        for x in range(starts[k] + 1, stops[k]):
+            if last_row[x] >= 0:
+                top = min(top, first_row[x])
+                bottom = max(bottom, last_row[x])
+        boxes[kept, 0] = starts[k]
+        boxes[kept, 1] = top
+        boxes[kept, 2] = stops[k] - starts[k]
+        boxes[kept, 3] = bottom - top + 1
+        kept_cells[kept] = cells[k]
+        kept += 1
+    return boxes[:kept], kept_cells[:kept], advance

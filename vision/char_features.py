@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vision._ocr_kernels import glyph_grid_kernel
+from vision._ocr_kernels import glyph_frames_kernel, glyph_grid_kernel
 from vision.segment import Box, ink_levels
 
 __all__ = ["GRID_COLUMNS", "GRID_ROWS", "N_FEATURES", "char_features"]
@@ -84,20 +84,21 @@ def char_features(
     ground, ink = levels
     if not ground > ink:
         raise ValueError(f"levels {levels} must have the ground lighter than the ink")
-    x, y, w, h = (table[:, i].astype(np.float64) for i in range(4))
-    top, bottom = _band(table, crop.shape[0])
-    cap = np.maximum(bottom - top, 1.0)
-    window_top = np.minimum(top, y)
-    window_bottom = np.maximum(bottom, y + h)
-    centre = x + w / 2
-    half = np.maximum(w, _MIN_WINDOW * cap) / 2
-    windows = np.column_stack([centre - half, window_top, centre + half, window_bottom])
-    scale = np.float32(1.0 / (ground - ink))
-    normalised = np.clip((np.float32(ground) - crop.astype(np.float32)) * scale, 0.0, 1.0)
-    blurred = cv2.GaussianBlur(normalised, (0, 0), max(_BLUR * float(cap[0]), 0.3))
+    windows, geometry, cap = glyph_frames_kernel(table, crop.shape[0], _TALL, _MAX_SLOPE, _MIN_WINDOW)
+    blurred = cv2.GaussianBlur(_normalised(crop, ground, ink), (0, 0), max(_BLUR * cap, 0.3))
     grid = glyph_grid_kernel(np.ascontiguousarray(blurred, np.float32), windows, GRID_ROWS, GRID_COLUMNS)
-    geometry = np.column_stack([w / cap, h / cap, (y - top) / cap, (y + h - bottom) / cap])
-    return np.concatenate([grid.reshape(table.shape[0], -1), geometry.astype(np.float32)], axis=1)
+    features = np.empty((table.shape[0], N_FEATURES), np.float32)
+    features[:, : GRID_ROWS * GRID_COLUMNS] = grid.reshape(table.shape[0], -1)
+    features[:, GRID_ROWS * GRID_COLUMNS :] = geometry
+    return features
+
+
+def _normalised(crop: npt.NDArray[np.uint8], ground: float, ink: float) -> npt.NDArray[np.float32]:
+    """The crop's ink, 0 at the ground's grey to 1 at the ink's and clipped there, by a table of
+    the 256 grey levels."""
+    scale = np.float32(1.0 / (ground - ink))
+    table = np.clip((np.float32(ground) - np.arange(256, dtype=np.float32)) * scale, 0.0, 1.0)
+    return np.asarray(cv2.LUT(crop, table), np.float32)
 
 
 def _boxes(boxes: Sequence[Box], shape: tuple[int, ...]) -> npt.NDArray[np.int64]:
@@ -116,34 +117,3 @@ def _boxes(boxes: Sequence[Box], shape: tuple[int, ...]) -> npt.NDArray[np.int64
             f"boxes[{index}] is {tuple(table[index])}, expected a positive size inside the {shape} crop"
         )
     return table
-
-
-def _band(
-    table: npt.NDArray[np.int64], height: int
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Top and bottom of the cap band at each box's centre: lines fitted to the tall boxes.
-
-    Both lines share one slope (the line's skew), fitted to the tall boxes' middles; each line's
-    offset is the median of the tall boxes' edges. Without tall boxes (a line of hyphens and stops)
-    the band is the crop's middle, as tall as the tallest box or half the crop.
-    """
-    x = table[:, 0] + table[:, 2] / 2.0
-    tops = table[:, 1].astype(np.float64)
-    heights = table[:, 3]
-    ordered = np.sort(heights)
-    tall = heights >= _TALL * ordered[(3 * (ordered.size - 1)) // 4]
-    if ordered[-1] < 0.5 * height:
-        cap = max(float(ordered[-1]), 0.5 * height)
-        return np.full(x.size, (height - cap) / 2), np.full(x.size, (height + cap) / 2)
-    centred = x[tall] - x[tall].mean()
-    slope = 0.0
-    if centred.size >= 3 and centred.any():
-        middles = tops[tall] + heights[tall] / 2
-        slope = float(np.clip((centred @ middles) / (centred @ centred), -_MAX_SLOPE, _MAX_SLOPE))
-    level = np.sort(tops[tall] - slope * centred)
-    depth = np.sort(tops[tall] + heights[tall] - slope * centred)
-    middle = (level.size - 1) / 2
-    top = (level[math.floor(middle)] + level[math.ceil(middle)]) / 2
-    bottom = (depth[math.floor(middle)] + depth[math.ceil(middle)]) / 2
-    offset = slope * (x - x[tall].mean())
-    return top + offset, bottom + offset

@@ -14,6 +14,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -137,68 +138,103 @@ class ClassicalReader:
                 f"crop is {height} px tall: at px_per_mm {px_per_mm} its capitals would be "
                 f"{text_height_mm * px_per_mm:.1f} px (margins {LINE_MARGIN_Y_MM} mm), expected >= 8"
             )
-        best: tuple[float, LineRead] | None = None
+        cap = text_height_mm * px_per_mm
+        best: _Reading | None = None
         for reading in segmentation_readings(crop, px_per_mm=px_per_mm, text_height_mm=text_height_mm):
-            read, score = self._read(crop, reading(), text_height_mm * px_per_mm)
-            if best is None or score > best[0]:
-                best = (score, read)
+            read = self._read(crop, reading(), cap)
+            if best is None or read.score > best.score:
+                best = read
             if read.min_confidence >= self.min_confidence:
                 break  # the likelier reading is read with confidence throughout: keep it
         assert best is not None  # segmentation_readings returns at least one
-        return best[1]
+        return best.line(self._classifier.classes)
 
-    def _read(
-        self, crop: npt.NDArray[np.uint8], segmentation: Segmentation, cap: float
-    ) -> tuple[LineRead, float]:
-        """The line read from one segmentation, and its mean log-confidence."""
+    def _read(self, crop: npt.NDArray[np.uint8], segmentation: Segmentation, cap: float) -> _Reading:
+        """The line as read from one segmentation, its characters not yet made."""
         boxes = segmentation.boxes
         if not boxes:
-            return LineRead(chars=()), 0.0
+            return _Reading(boxes=(), indices=[], confidences=[], gaps=[], score=0.0)
         features = char_features(crop, boxes, levels=segmentation.levels)
         indices, confidences = self._classifier.classify(features)
         cut = np.array([y + h >= crop.shape[0] for _, y, _, h in boxes]) & (indices == self._letter_o)
         confidences = np.where(cut, np.minimum(confidences, _CUT_O_CONFIDENCE), confidences)
         score = float(np.mean(np.log(np.maximum(confidences, 1e-12))))
+        return _Reading(
+            boxes=boxes,
+            indices=indices.tolist(),
+            confidences=confidences.tolist(),
+            gaps=_gap_reads(boxes, segmentation, cap),
+            score=score,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One segmentation's read as plain numbers: its ``LineRead`` is made only for the one kept."""
+
+    boxes: tuple[Box, ...]
+    indices: list[int]
+    """The class of each box."""
+    confidences: list[float]
+    """The confidence of each box's class."""
+    gaps: list[tuple[float, Box] | None]
+    """The word gap after each box but the last: (confidence, box), or None."""
+    score: float
+    """The mean log-confidence of the boxes (0 without)."""
+
+    @property
+    def min_confidence(self) -> float:
+        """``LineRead.min_confidence`` of the line: the least of the characters' and the gaps'."""
+        gaps = (gap[0] for gap in self.gaps if gap is not None)
+        return min(itertools.chain(self.confidences, gaps), default=1.0)
+
+    def line(self, classes: str) -> LineRead:
+        """The line read, the class indices named by ``classes``."""
         chars: list[CharRead] = []
-        gaps = _gaps(boxes, segmentation, cap)
-        for index, box in enumerate(boxes):
-            gap = gaps[index - 1] if index else None
+        for index, box in enumerate(self.boxes):
+            gap = self.gaps[index - 1] if index else None
             if gap is not None:
-                chars.append(gap)
+                chars.append(CharRead(char=" ", confidence=gap[0], box=gap[1]))
             chars.append(
-                CharRead(
-                    char=self._classifier.classes[int(indices[index])],
-                    confidence=float(confidences[index]),
-                    box=box,
-                )
+                CharRead(char=classes[self.indices[index]], confidence=self.confidences[index], box=box)
             )
-        return LineRead(chars=tuple(chars)), score
+        return LineRead(chars=tuple(chars))
 
 
 def _gaps(boxes: tuple[Box, ...], segmentation: Segmentation, cap: float) -> list[CharRead | None]:
     """The word gap after each box but the last, or None where the next character follows directly."""
-    widths = np.array([(right[0] - left[0] - left[2]) / cap for left, right in itertools.pairwise(boxes)])
-    narrow = np.sort(widths[widths < _NARROWER_THAN_SPACES])
-    usual = float(narrow[(narrow.size - 1) // 4]) if narrow.size else _USUAL_GAP
-    gaps: list[CharRead | None] = []
+    return [
+        None if gap is None else CharRead(char=" ", confidence=gap[0], box=gap[1])
+        for gap in _gap_reads(boxes, segmentation, cap)
+    ]
+
+
+def _gap_reads(
+    boxes: tuple[Box, ...], segmentation: Segmentation, cap: float
+) -> list[tuple[float, Box] | None]:
+    """``_gaps`` as (confidence, box) pairs."""
+    widths = [(right[0] - left[0] - left[2]) / cap for left, right in itertools.pairwise(boxes)]
+    narrow = sorted(width for width in widths if width < _NARROWER_THAN_SPACES)
+    usual = narrow[(len(narrow) - 1) // 4] if narrow else _USUAL_GAP
+    cells, advance = segmentation.cells, segmentation.advance
+    gaps: list[tuple[float, Box] | None] = []
     for index, (left, right) in enumerate(itertools.pairwise(boxes)):
+        if cells is not None and advance is not None:
+            if cells[index + 1] - cells[index] <= 1:
+                gaps.append(None)
+                continue
+            bare = (right[0] - left[0] - left[2]) / advance
+            confidence = min(max((bare - _CELL_GAP_FROM) / (_CELL_GAP_SURE - _CELL_GAP_FROM), 0.0), 1.0)
+        else:
+            excess = widths[index] - usual
+            if excess <= _SPACE_FROM:
+                gaps.append(None)
+                continue
+            confidence = min((excess - _SPACE_FROM) / (_SPACE_SURE - _SPACE_FROM), 1.0)
         start = left[0] + left[2]
         top = min(left[1], right[1])
         box = (start, top, max(right[0] - start, 0), max(left[1] + left[3], right[1] + right[3]) - top)
-        if segmentation.cells is not None and segmentation.advance is not None:
-            if segmentation.cells[index + 1] - segmentation.cells[index] > 1:
-                bare = (right[0] - start) / segmentation.advance
-                confidence = (bare - _CELL_GAP_FROM) / (_CELL_GAP_SURE - _CELL_GAP_FROM)
-                gaps.append(CharRead(char=" ", confidence=float(np.clip(confidence, 0.0, 1.0)), box=box))
-            else:
-                gaps.append(None)
-            continue
-        excess = widths[index] - usual
-        if excess <= _SPACE_FROM:
-            gaps.append(None)
-            continue
-        confidence = min((excess - _SPACE_FROM) / (_SPACE_SURE - _SPACE_FROM), 1.0)
-        gaps.append(CharRead(char=" ", confidence=float(confidence), box=box))
+        gaps.append((confidence, box))
     return gaps
 
 

@@ -27,7 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from vision._ocr_kernels import grid_band_kernel, solid_groups_kernel
+from vision._ocr_kernels import (
+    dot_matrix_kernel,
+    drop_rows_kernel,
+    grid_band_kernel,
+    ink_levels_kernel,
+    kept_blobs_kernel,
+    kept_profiles_kernel,
+    solid_groups_kernel,
+)
 from vision.binarize import binarize_otsu, otsu_threshold
 from vision.components import label_components
 
@@ -130,19 +138,11 @@ def ink_levels(crop: npt.NDArray[np.uint8], *, threshold: int | None = None) -> 
     ValueError
         If ``crop`` is not a non-empty 2-D uint8 array.
     """
+    _check_crop(crop)
     if threshold is None:
         threshold = otsu_threshold(crop)
-    histogram = np.bincount(crop.ravel(), minlength=256).astype(np.float64)
-    levels = np.arange(256, dtype=np.float64)
-    dark, light = histogram[: threshold + 1], histogram[threshold + 1 :]
-    if dark.sum() == 0 or light.sum() == 0:
-        return None
-    ground = float((light * levels[threshold + 1 :]).sum() / light.sum())
-    spread = math.sqrt(float((light * (levels[threshold + 1 :] - ground) ** 2).sum() / light.sum()))
-    cumulative = np.cumsum(dark)
-    top = int(np.searchsorted(cumulative, _CORE_SHARE * cumulative[-1]))
-    ink = float((dark[: top + 1] * levels[: top + 1]).sum() / cumulative[top])
-    if ground - ink <= _MIN_SEPARATION * max(spread, 0.5):
+    ground, ink, spread = ink_levels_kernel(np.ascontiguousarray(crop), int(threshold), _CORE_SHARE)
+    if spread < 0 or ground - ink <= _MIN_SEPARATION * max(spread, 0.5):
         return None
     return ground, ink
 
@@ -240,10 +240,7 @@ def segmentation_readings(
     ValueError
         As ``segment_characters``, at once.
     """
-    if not isinstance(crop, np.ndarray) or crop.ndim != 2 or crop.dtype != np.uint8 or crop.size == 0:
-        shape = getattr(crop, "shape", None)
-        dtype = getattr(crop, "dtype", type(crop).__name__)
-        raise ValueError(f"crop has shape {shape} and dtype {dtype}, expected non-empty 2-D uint8")
+    _check_crop(crop)
     if not (isinstance(px_per_mm, int | float) and math.isfinite(px_per_mm) and px_per_mm > 0):
         raise ValueError(f"px_per_mm is {px_per_mm!r}, expected a positive finite number")
     if not (isinstance(text_height_mm, int | float) and math.isfinite(text_height_mm) and text_height_mm > 0):
@@ -262,10 +259,10 @@ def segmentation_readings(
     ground, ink = levels
     core_threshold = min(max(round(ground - _CORE_LEVEL * (ground - ink)), 0), threshold)
     labels, stats = label_components(binarize_otsu(crop, threshold=core_threshold))
-    blobs = _kept(stats, cap)
+    blobs, keep = kept_blobs_kernel(stats, _speck_area(cap))
     solid = Segmentation(boxes=_solid(blobs, labels, cap), advance=None, cells=None, levels=levels)
     otsu = binarize_otsu(crop, threshold=threshold)
-    grid = _grid(_only(labels, stats.shape[0], blobs), otsu, cap)
+    grid = _grid(*kept_profiles_kernel(labels, keep, otsu), cap)
     if grid is None:
         return (lambda: solid,)
     advance, phase, share = grid
@@ -273,45 +270,47 @@ def segmentation_readings(
     @functools.cache
     def dotted() -> Segmentation:
         otsu_labels, otsu_stats = label_components(otsu)
-        drops = _kept(otsu_stats, cap)
-        # Keep the blobs that reach half the ink's contrast somewhere.
-        reaching = np.unique(otsu_labels[crop <= round(ground - _DROP_LEVEL * (ground - ink))])
-        drops = drops[np.isin(drops[:, 5], reaching)]
-        return _dot_matrix(_only(otsu_labels, otsu_stats.shape[0], drops), advance, phase, cap, levels)
+        # The blobs that are not specks and reach half the ink's contrast somewhere.
+        first_row, last_row = drop_rows_kernel(
+            otsu_labels,
+            otsu_stats,
+            np.ascontiguousarray(crop),
+            _speck_area(cap),
+            round(ground - _DROP_LEVEL * (ground - ink)),
+        )
+        return _dot_matrix(first_row, last_row, advance, phase, cap, levels)
 
     return (dotted, lambda: solid) if share <= _GRID_LIKELY else (lambda: solid, dotted)
 
 
-def _kept(stats: npt.NDArray[np.int32], cap: float) -> npt.NDArray[np.int64]:
-    """The blobs that are not specks, as (m, 6) rows x, y, w, h, area, label, by centre x."""
-    rows = np.flatnonzero(stats[1:, 4] >= max(2.0, _SPECK * cap * cap)) + 1
-    blobs = np.column_stack([stats[rows].astype(np.int64), rows])
-    return blobs[np.argsort(blobs[:, 0] * 2 + blobs[:, 2], kind="stable")]
+def _check_crop(crop: npt.NDArray[np.uint8]) -> None:
+    """Raise ValueError unless ``crop`` is a non-empty 2-D uint8 array."""
+    if not isinstance(crop, np.ndarray) or crop.ndim != 2 or crop.dtype != np.uint8 or crop.size == 0:
+        shape = getattr(crop, "shape", None)
+        dtype = getattr(crop, "dtype", type(crop).__name__)
+        raise ValueError(f"crop has shape {shape} and dtype {dtype}, expected non-empty 2-D uint8")
 
 
-def _only(labels: npt.NDArray[np.int32], count: int, blobs: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """The mask of the pixels of ``blobs`` (rows of ``_kept``) among ``count`` labels."""
-    keep = np.zeros(count, np.uint8)
-    keep[blobs[:, 5]] = 1
-    mask: npt.NDArray[np.uint8] = keep[labels]
-    return mask
+def _speck_area(cap: float) -> float:
+    """The least area in px of a blob that is not a speck."""
+    return max(2.0, _SPECK * cap * cap)
 
 
 def _grid(
-    core: npt.NDArray[np.uint8], otsu: npt.NDArray[np.uint8], cap: float
+    profile: npt.NDArray[np.float64], otsu_profile: npt.NDArray[np.float64], cap: float
 ) -> tuple[float, float, float] | None:
     """(advance, phase, share) of the likeliest grid of cells, or None when none is plausible.
 
+    ``profile`` is the core ink per column, ``otsu_profile`` the ink at Otsu's threshold;
     ``phase`` is the x of a cell centre modulo the advance, ``share`` the core ink in the
     boundary bands as a share of the line's.
     """
-    profile = core.sum(axis=0, dtype=np.float64)
     columns = np.flatnonzero(profile)
     if columns.size == 0 or (columns[-1] - columns[0] + 1) < _GRID_MIN_CELLS * _GRID_ADVANCES[0] * cap:
         return None
     advances = _GRID_ADVANCES * cap
     ink, centres = grid_band_kernel(
-        profile + _GRID_TIE * otsu.sum(axis=0, dtype=np.float64), advances, _GRID_BAND * cap, _GRID_STEP
+        profile + _GRID_TIE * otsu_profile, advances, _GRID_BAND * cap, _GRID_STEP
     )
     best = int(np.argmin(ink))
     share = float(ink[best]) / float(profile.sum())
@@ -322,71 +321,28 @@ def _grid(
 
 
 def _dot_matrix(
-    mask: npt.NDArray[np.uint8], advance: float, phase: float, cap: float, levels: tuple[float, float]
+    first_row: npt.NDArray[np.int64],
+    last_row: npt.NDArray[np.int64],
+    advance: float,
+    phase: float,
+    cap: float,
+    levels: tuple[float, float],
 ) -> Segmentation:
     """One box per inked grid cell: the ink between the cell's boundaries.
 
-    The band search places the grid to a tenth of a pixel per cell, which drifts by pixels over a
-    long line; the middles of the wide glyphs' ink (a narrow one, a full stop or a colon, may sit
-    off its cell's centre) refine advance and phase by least squares first. Ink reaching over a
-    boundary (a drop bridged to its neighbour by blur) is cut there; a cell whose ink is only
-    such a sliver, narrower than a drop, is not a character.
+    ``first_row`` and ``last_row`` are each column's first and last row of drop ink (the height
+    and -1 where none). The band search places the grid to a tenth of a pixel per cell, which
+    drifts by pixels over a long line; the middles of the wide glyphs' ink (a narrow one, a full
+    stop or a colon, may sit off its cell's centre) refine advance and phase by least squares
+    first. Ink reaching over a boundary (a drop bridged to its neighbour by blur) is cut there; a
+    cell whose ink is only such a sliver, narrower than a drop, is not a character
+    (``vision._ocr_kernels.dot_matrix_kernel``).
     """
-    inked = mask.any(axis=0)
-    columns = np.flatnonzero(inked)
-    if columns.size == 0:
-        return Segmentation(boxes=(), advance=advance, cells=(), levels=levels)
-    for _ in range(2):
-        cells, starts, stops = _cells(columns, advance, phase, mask.shape[1])
-        wide = stops - starts >= _WIDE * cap
-        if wide.sum() < 2 or np.ptp(cells[wide]) == 0:
-            break
-        # Least squares of the middles on the cell indices, in closed form (two unknowns).
-        index = cells[wide].astype(np.float64)
-        middle = (starts[wide] + stops[wide]) / 2.0
-        index_mean, middle_mean = float(index.mean()), float(middle.mean())
-        spread = index - index_mean
-        advance = float(spread @ (middle - middle_mean)) / float(spread @ spread)
-        phase = middle_mean - advance * index_mean
-    cells, starts, stops = _cells(columns, advance, phase, mask.shape[1])
-    keep = stops - starts >= _SLIVER * cap
-    cells, starts, stops = cells[keep], starts[keep], stops[keep]
+    table, cells, advance = dot_matrix_kernel(first_row, last_row, advance, phase, _WIDE * cap, _SLIVER * cap)
     if cells.size == 0:
         return Segmentation(boxes=(), advance=advance, cells=(), levels=levels)
-    # First and last inked row of each column (height and -1 where none), reduced over each box;
-    # columns between boxes hold no ink of a kept cell or only slivers, which do not reach past.
-    height = mask.shape[0]
-    # One column more than the crop, so that a box's end may be its last column.
-    first_row = np.append(np.where(inked, np.argmax(mask, axis=0), height), height)
-    last_row = np.append(np.where(inked, height - 1 - np.argmax(mask[::-1], axis=0), -1), -1)
-    bounds = np.column_stack([starts, stops]).ravel()
-    tops = np.minimum.reduceat(first_row, bounds)[::2]
-    bottoms = np.maximum.reduceat(last_row, bounds)[::2]
-    boxes = tuple(
-        (start, top, stop - start, bottom - top + 1)
-        for start, stop, top, bottom in zip(
-            starts.tolist(), stops.tolist(), tops.tolist(), bottoms.tolist(), strict=True
-        )
-    )
+    boxes: tuple[Box, ...] = tuple(map(tuple, table.tolist()))
     return Segmentation(boxes=boxes, advance=advance, cells=tuple((cells - cells[0]).tolist()), levels=levels)
-
-
-def _cells(
-    columns: npt.NDArray[np.intp], advance: float, phase: float, width: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(cell index, first inked column, last inked column + 1) of each grid cell holding ink.
-
-    ``columns`` are the inked columns in ascending order.
-    """
-    first = math.floor((columns[0] + 0.5 - phase) / advance + 0.5)
-    last = math.floor((columns[-1] + 0.5 - phase) / advance + 0.5)
-    cells = np.arange(first, last + 1, dtype=np.int64)
-    lefts = np.clip(np.round(phase + (cells - 0.5) * advance), 0, width).astype(np.int64)
-    rights = np.clip(np.round(phase + (cells + 0.5) * advance), 0, width).astype(np.int64)
-    low = np.searchsorted(columns, lefts)
-    high = np.searchsorted(columns, rights)
-    held = high > low
-    return cells[held], columns[low[held]].astype(np.int64), columns[high[held] - 1].astype(np.int64) + 1
 
 
 def _solid(blobs: npt.NDArray[np.int64], labels: npt.NDArray[np.int32], cap: float) -> tuple[Box, ...]:
