@@ -4,7 +4,8 @@ against wrong prints accepted, threshold by threshold.
 `python -m bench.ocr_thresholds [PIPELINE ...]` prints one table per pipeline. The frames are
 drawn like the held-back set of `bench.ocr` but from seed 300 (a training-side seed, so a
 threshold chosen here is not tuned on the benchmark's own frames). A unit passes at a threshold
-when every line reads as the code says and no character is below it.
+when every line reads as the code says, no character is below it and every character is printed
+whole (``vision.print_completeness``, as the recipe measures it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.94, 0.99)
 class _Unit:
     read_as_printed: bool
     min_confidence: float
+    complete: bool
     defect: str | None
 
 
@@ -37,13 +39,14 @@ def _units(name: str, samples: Sequence[ocr.Sample]) -> list[_Unit]:
     for sample in samples:
         if sample.code is None:
             continue
-        expected, reads = ocr.read_sample(sample, reader)
+        found = ocr.read_sample(sample, reader)
         as_printed = all(
             "".join(c.char for c in read.chars if c.char != " ") == line.replace(" ", "")
-            for read, line in zip(reads, expected, strict=True)
+            for read, line in zip(found.reads, found.expected, strict=True)
         )
+        complete = found.completeness is None or all(c.complete for line in found.completeness for c in line)
         defect = sample.unit.defect.value if sample.unit.defect is not None else None
-        units.append(_Unit(as_printed, min(read.min_confidence for read in reads), defect))
+        units.append(_Unit(as_printed, min(read.min_confidence for read in found.reads), complete, defect))
     return units
 
 
@@ -66,7 +69,7 @@ def threshold_tables(
         rows = []
         card = make_reader(name).min_confidence
         for threshold in sorted({*THRESHOLDS, card}):
-            passed = [u for u in units if u.read_as_printed and u.min_confidence >= threshold]
+            passed = [u for u in units if u.read_as_printed and u.complete and u.min_confidence >= threshold]
             row = [
                 f"{threshold:g}" + (" (model card)" if threshold == card else ""),
                 f"{sum(u.defect is None for u in passed)} / {len(good)}",

@@ -145,6 +145,7 @@ def _position_json(result: InspectionResult, reasons: list[Any]) -> dict[str, An
                     "read": c.read,
                     "confidence": round(c.confidence, 4),
                     "verdict": c.verdict,
+                    "incomplete": list(c.incomplete),
                 }
                 for c in check.fields
             ],

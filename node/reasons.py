@@ -29,6 +29,7 @@ class Reason(StrEnum):
     OCV_LOT = "ocv_lot"
     OCV_EXPIRY = "ocv_expiry"
     PRINT_ILLEGIBLE = "print_illegible"
+    PRINT_INCOMPLETE = "print_incomplete"
 
     @property
     def code(self) -> int:
@@ -63,6 +64,8 @@ REASON_CODES: dict[Reason, int] = {
     Reason.OCV_LOT: 16,
     Reason.OCV_EXPIRY: 17,
     Reason.PRINT_ILLEGIBLE: 18,
+    # A printed character with part of it missing, measured against the layout's font (v1.2).
+    Reason.PRINT_INCOMPLETE: 19,
 }
 REASON_BY_CODE: dict[int, Reason] = {code: reason for reason, code in REASON_CODES.items()}
 

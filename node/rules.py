@@ -53,7 +53,8 @@ _FIELD_REASONS = {
 
 
 def _print_reasons(result: InspectionResult) -> set[Reason]:
-    """The printed text against the code: one reason per mismatched field, one for illegible print."""
+    """The printed text against the code: one reason per mismatched field, one for illegible print,
+    one for a character printed with part of it missing."""
     check = result.print_check
     if check is None:
         # OCR could not run (e.g. the code lacks a field to compare the print with).
@@ -61,4 +62,6 @@ def _print_reasons(result: InspectionResult) -> set[Reason]:
     reasons = {_FIELD_REASONS.get(field, Reason.OCV_MISMATCH) for field in check.mismatched}
     if check.illegible:
         reasons.add(Reason.PRINT_ILLEGIBLE)
+    if check.incomplete:
+        reasons.add(Reason.PRINT_INCOMPLETE)
     return reasons

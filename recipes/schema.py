@@ -85,6 +85,10 @@ class Ocr(Frozen):
     # lowest at which no character of its validation set was read wrong. Confidences of different
     # pipelines are not comparable, so a value set here belongs to the pipeline named here.
     min_confidence: Annotated[float, Field(gt=0, lt=1)] | None = None
+    # Measure every expected character against the layout's font where it is printed, whatever was
+    # read (vision/print_completeness.py): a character with part of it missing (a blocked nozzle,
+    # a lifted head) is `print_incomplete` even where a reader still names it right.
+    completeness: bool = True
 
 
 class Grading(Frozen):

@@ -49,6 +49,8 @@ class Report:
     counts_match: bool = False
     no_verdict_at_plc: int = 0
     plc_max_scan_gap_ms: float = 0.0
+    false_rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    """Why the good units that were rejected were rejected (a unit counts once per reason)."""
 
     def as_json(self) -> dict[str, Any]:
         """The figures with exactly the keys of the `--json` contract."""
@@ -82,6 +84,13 @@ def score(
     by_reason: Counter[str] = Counter(r.value for d in decided for r in d.reasons)
     escapes = sum(1 for t in truth if t.defect is not None and t.passed)
     false_rejects = sum(1 for t in truth if t.defect is None and not t.passed)
+    reasons_of = {d.tracking_id: d.reasons for d in decided}
+    false_by_reason: Counter[str] = Counter(
+        r.value
+        for t in truth
+        if t.defect is None and not t.passed
+        for r in reasons_of.get(t.tracking_id, frozenset())
+    )
     latencies = [t.latency_ms for t in truth if t.latency_ms is not None]
     return Report(
         units=len(truth),
@@ -100,6 +109,7 @@ def score(
         counts_match=(counts.passed == good and counts.rejected == len(decided) - good),
         no_verdict_at_plc=sum(1 for t in truth if t.verdict_code is None),
         plc_max_scan_gap_ms=counts.max_scan_gap_ms,
+        false_rejects_by_reason=dict(false_by_reason),
     )
 
 
@@ -120,6 +130,8 @@ def report_table(report: Report) -> Table:
     table.add_row("defects injected", str(sum(report.defects_injected.values())), injected)
     table.add_row("escapes (defective passed)", str(report.escapes), ok if report.escapes == 0 else bad)
     table.add_row("false rejects (good rejected)", str(report.false_rejects), "")
+    for reason, n in sorted(report.false_rejects_by_reason.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"  for {reason}", str(n), "good units rejected")
     table.add_row("lost (trigger without verdict)", str(report.lost), ok if report.lost == 0 else bad)
     table.add_row("late verdicts", str(report.late), ok if report.late == 0 else bad)
     table.add_row(

@@ -7,7 +7,7 @@ and returns plain findings; judging them against the job is the core's business.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -16,13 +16,14 @@ import numpy.typing as npt
 import zxingcpp
 
 from node.job import Job
-from recipes.schema import Position
-from vision.datamatrix import CodeRead, read_datamatrix
+from recipes.schema import Position, PrintLayout
+from vision.datamatrix import CodeRead, Corners, read_datamatrix
 from vision.grading import grade_symbol
 from vision.gs1 import GS1Error, parse_element_string, to_bracketed
 from vision.ocr import make_reader
-from vision.ocr_types import LineReader
+from vision.ocr_types import LineRead, LineReader
 from vision.print_check import PrintCheck, check_print
+from vision.print_completeness import CharCompleteness, extra_rows, line_completeness
 from vision.print_text import line_origin_mm, print_lines, render_line
 from vision.result import InspectionResult
 from vision.text_region import extract_lines
@@ -126,17 +127,22 @@ def _read_print(
     expected = _expected_lines(ais, job)
     if isinstance(expected, str):
         return None, expected
-    px_per_mm = recipe.inspection.px_per_mm
-    crops = extract_lines(
-        frame, corners=code.corners, layout=recipe.print_layout, expected_lines=expected, px_per_mm=px_per_mm
-    )
     reader = make_reader(recipe.inspection.ocr.pipeline)
-    reads = [reader.read_line(crop, px_per_mm=px_per_mm) for crop in crops]
+    reads, completeness = read_print(
+        frame,
+        code.corners,
+        recipe.print_layout,
+        expected,
+        px_per_mm=recipe.inspection.px_per_mm,
+        reader=reader,
+        completeness=recipe.inspection.ocr.completeness,
+    )
     check = check_print(
         reads,
         layout=recipe.print_layout,
         expected_lines=expected,
         min_confidence=_threshold(recipe.inspection.ocr.min_confidence, reader),
+        completeness=completeness,
     )
     faults = ", ".join(
         f"{c.field} {c.verdict} (read {c.read!r}, {c.confidence:.2f})"
@@ -144,6 +150,37 @@ def _read_print(
         if c.verdict != "ok"
     )
     return check, faults or "all fields read as printed in the code"
+
+
+def read_print(
+    frame: npt.NDArray[np.uint8],
+    corners: Corners,
+    layout: PrintLayout,
+    expected: Sequence[str],
+    *,
+    px_per_mm: float,
+    reader: LineReader,
+    completeness: bool,
+) -> tuple[tuple[LineRead, ...], tuple[tuple[CharCompleteness, ...], ...] | None]:
+    """Cut out each printed line, read it, and (``completeness``) measure each expected character.
+
+    The lines are cut once, taller by ``print_completeness.extra_rows`` when completeness is
+    measured; the reader gets the crop of its convention out of the middle of each.
+    """
+    extra = extra_rows(px_per_mm) if completeness else 0
+    crops = extract_lines(
+        frame, corners=corners, layout=layout, expected_lines=expected, px_per_mm=px_per_mm, extra_rows=extra
+    )
+    reads = tuple(
+        reader.read_line(crop[extra : crop.shape[0] - extra], px_per_mm=px_per_mm) for crop in crops
+    )
+    if not completeness:
+        return reads, None
+    measured = tuple(
+        line_completeness(crop, text, layout, px_per_mm=px_per_mm, extra=extra)
+        for crop, text in zip(crops, expected, strict=True)
+    )
+    return reads, measured
 
 
 def _threshold(recipe_value: float | None, reader: LineReader) -> float:

@@ -8,7 +8,12 @@ with it and every difference is charged to the field (or label) it falls in:
 
 - a confident character that differs, is missing or is extra is a *mismatch* of that field;
 - a character read with less than ``min_confidence`` makes its field *illegible*: the reader is
-  unsure, and unsure is a reject, never a guess, even where the best guess happens to match.
+  unsure, and unsure is a reject, never a guess, even where the best guess happens to match;
+- a character printed with part of it missing (``vision.print_completeness``, measured against the
+  font where the expected character must be, whatever was read) makes its field *incomplete*.
+
+A field has one verdict, the first that applies of illegible, mismatch, incomplete; the sets on
+``PrintCheck`` hold every field each applies to.
 
 Spaces are geometry, not data (GS1 values hold no space), so they are not compared.
 """
@@ -23,6 +28,7 @@ from typing import Literal
 
 from recipes.schema import PrintLayout
 from vision.ocr_types import LineRead
+from vision.print_completeness import CharCompleteness
 
 __all__ = ["LABEL", "FieldCheck", "PrintCheck", "check_print", "faults_by_field", "line_owners"]
 
@@ -36,6 +42,7 @@ _FIELD_OF_PLACEHOLDER = {
 }
 LABEL = "label"
 """Owner of the literal characters of a line (``"LOT "``)."""
+Verdict = Literal["ok", "mismatch", "illegible", "incomplete"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +57,9 @@ class FieldCheck:
     """The characters aligned with the field (spaces dropped); may be longer or shorter."""
     confidence: float
     """The least confident character read in the field (1.0 when nothing was read there)."""
-    verdict: Literal["ok", "mismatch", "illegible"]
+    verdict: Verdict
+    incomplete: tuple[str, ...] = ()
+    """The field's characters printed with part of them missing (whatever their verdict)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +72,13 @@ class PrintCheck:
     """Fields (and ``label``) printed differently from the code, read with confidence."""
     illegible: frozenset[str]
     """Fields (and ``label``) with a character read below the confidence threshold."""
+    incomplete: frozenset[str] = frozenset()
+    """Fields (and ``label``) with a character printed with part of it missing."""
 
     @property
     def ok(self) -> bool:
-        """Every field printed as expected and read with confidence."""
-        return not self.mismatched and not self.illegible
+        """Every field printed whole, as expected, and read with confidence."""
+        return not self.mismatched and not self.illegible and not self.incomplete
 
 
 def line_owners(template: str, line: str) -> tuple[str, ...]:
@@ -106,6 +117,7 @@ def check_print(
     layout: PrintLayout,
     expected_lines: Sequence[str],
     min_confidence: float,
+    completeness: Sequence[Sequence[CharCompleteness]] | None = None,
 ) -> PrintCheck:
     """Compare what was read with what each line must say, charging every difference to its field.
 
@@ -119,32 +131,44 @@ def check_print(
         ``vision.print_text.print_lines`` of the code's data.
     min_confidence : float
         A character read below this makes its field illegible.
+    completeness : sequence of sequences of CharCompleteness, optional
+        One per line (``vision.print_completeness.line_completeness`` of its expected text); None
+        when the recipe does not measure it.
 
     Raises
     ------
     ValueError
-        If the counts of reads, expected lines and layout lines differ.
+        If the counts of reads, expected lines, layout lines (and completeness) differ.
     """
     if not len(reads) == len(expected_lines) == len(layout.lines):
         raise ValueError(
             f"{len(reads)} reads and {len(expected_lines)} expected lines for a layout of "
             f"{len(layout.lines)} lines"
         )
+    if completeness is not None and len(completeness) != len(reads):
+        raise ValueError(f"completeness of {len(completeness)} lines for {len(reads)} reads")
     checks: list[FieldCheck] = []
     for index, (read, template, expected) in enumerate(zip(reads, layout.lines, expected_lines, strict=True)):
-        checks.extend(_check_line(index, read, template, expected, min_confidence))
+        broken = (
+            frozenset(c.index for c in completeness[index] if not c.complete) if completeness else frozenset()
+        )
+        checks.extend(_check_line(index, read, template, expected, min_confidence, broken))
     return PrintCheck(
         fields=tuple(checks),
         lines_read=tuple(read.text for read in reads),
         mismatched=frozenset(c.field for c in checks if c.verdict == "mismatch"),
         illegible=frozenset(c.field for c in checks if c.verdict == "illegible"),
+        incomplete=frozenset(c.field for c in checks if c.incomplete),
     )
 
 
 def _check_line(
-    index: int, read: LineRead, template: str, expected: str, min_confidence: float
+    index: int, read: LineRead, template: str, expected: str, min_confidence: float, broken: frozenset[int]
 ) -> list[FieldCheck]:
     owners_all = line_owners(template, expected)
+    incomplete: dict[str, list[str]] = {}
+    for position in sorted(broken):
+        incomplete.setdefault(owners_all[position], []).append(expected[position])
     wanted = [(char, owner) for char, owner in zip(expected, owners_all, strict=True) if char != " "]
     got = [(c.char, c.confidence) for c in read.chars if c.char != " "]
     order = list(dict.fromkeys(owner for _, owner in wanted)) or [LABEL]
@@ -177,11 +201,13 @@ def _check_line(
     for owner in order:
         expected_text = "".join(c for c, o in wanted if o == owner)
         conf = confidence[owner]
-        verdict: Literal["ok", "mismatch", "illegible"] = "ok"
+        verdict: Verdict = "ok"
         if conf < min_confidence:
             verdict = "illegible"
         elif owner in wrong:
             verdict = "mismatch"
+        elif owner in incomplete:
+            verdict = "incomplete"
         checks.append(
             FieldCheck(
                 field=owner,
@@ -190,6 +216,7 @@ def _check_line(
                 read="".join(read_chars[owner]),
                 confidence=conf,
                 verdict=verdict,
+                incomplete=tuple(incomplete.get(owner, ())),
             )
         )
     return checks

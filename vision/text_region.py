@@ -107,6 +107,7 @@ def extract_lines(
     layout: PrintLayout,
     expected_lines: Sequence[str],
     px_per_mm: float,
+    extra_rows: int = 0,
 ) -> tuple[npt.NDArray[np.uint8], ...]:
     """Cut one upright, dark-on-light line crop per layout line out of a frame.
 
@@ -129,10 +130,14 @@ def extract_lines(
         What each layout line should say (``vision.print_text.print_lines``): sets each crop's width.
     px_per_mm : float
         Image scale of the print plane (``Inspection.px_per_mm``).
+    extra_rows : int, optional
+        Rows added above and below each crop (the print's completeness is checked on a taller
+        crop, so that a skewed line's end is not cut). ``crop[extra_rows:-extra_rows]`` is then
+        exactly the crop of the convention, polarity included.
 
     Returns
     -------
-    tuple of (h, w_i) uint8 ndarray
+    tuple of (h + 2 * extra_rows, w_i) uint8 ndarray
         One crop per layout line, in layout order (``vision.ocr_types`` convention).
 
     Raises
@@ -140,7 +145,7 @@ def extract_lines(
     ValueError
         If ``image`` is not a non-empty 2-D uint8 array, ``corners`` are not four finite points
         spanning a symbol, ``expected_lines`` does not hold one non-empty string per layout line,
-        or ``px_per_mm`` is not positive and finite.
+        ``px_per_mm`` is not positive and finite, or ``extra_rows`` is negative.
     """
     if not isinstance(image, np.ndarray) or image.ndim != 2 or image.dtype != np.uint8 or image.size == 0:
         shape = getattr(image, "shape", None)
@@ -155,11 +160,14 @@ def extract_lines(
     for index, text in enumerate(expected_lines):
         if not isinstance(text, str) or not text:
             raise ValueError(f"expected_lines[{index}] is {text!r}, expected a non-empty string")
+    if not isinstance(extra_rows, int) or extra_rows < 0:
+        raise ValueError(f"extra_rows is {extra_rows!r}, expected an int of 0 or more")
     frame = code_frame(corners)
     x_axis, y_axis = np.array(frame.x_axis), np.array(frame.y_axis)
     crops = []
     for index, text in enumerate(expected_lines):
         left, top, width, height = line_region(text, layout, index, px_per_mm=px_per_mm)
+        top, height = top - extra_rows, height + 2 * extra_rows
         start = np.array(frame.top_right) + x_axis * left + y_axis * top
         # Crop pixel (u, v) samples image point start + u * x_axis + v * y_axis.
         matrix = np.array([[x_axis[0], y_axis[0], start[0]], [x_axis[1], y_axis[1], start[1]]])
@@ -175,9 +183,10 @@ def extract_lines(
     light = 0
     total = 0
     for crop in crops:
-        threshold, _ = cv2.threshold(crop, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-        light += int(np.count_nonzero(crop > threshold))
-        total += crop.size
+        core = crop[extra_rows : crop.shape[0] - extra_rows]
+        threshold, _ = cv2.threshold(core, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+        light += int(np.count_nonzero(core > threshold))
+        total += core.size
     if 2 * light < total:
         crops = [cv2.bitwise_not(crop) for crop in crops]
     return tuple(np.asarray(crop, np.uint8) for crop in crops)

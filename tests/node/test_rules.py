@@ -12,13 +12,17 @@ from node.rules import judge
 from vision.print_check import FieldCheck, PrintCheck
 
 
-def _check(mismatched: set[str], illegible: set[str]) -> PrintCheck:
+def _check(mismatched: set[str], illegible: set[str], incomplete: frozenset[str] = frozenset()) -> PrintCheck:
     fields = tuple(
         FieldCheck(field=f, line=0, expected="X", read="Y", confidence=0.5, verdict="mismatch")
         for f in mismatched
     )
     return PrintCheck(
-        fields=fields, lines_read=(), mismatched=frozenset(mismatched), illegible=frozenset(illegible)
+        fields=fields,
+        lines_read=(),
+        mismatched=frozenset(mismatched),
+        illegible=frozenset(illegible),
+        incomplete=incomplete,
     )
 
 
@@ -44,6 +48,13 @@ class TestPrintReasons:
         """A character read without confidence is a reject of its own kind."""
         result = replace(good_result("SN000001"), print_check=_check(set(), {"lot"}), ocv_ok=False)
         assert judge(result, make_job(ocv=True), set()) == {Reason.PRINT_ILLEGIBLE}
+
+    def test_incomplete_character(self) -> None:
+        """A character printed with part of it missing is a reject of its own kind, read right or not."""
+        check = _check(set(), set(), frozenset({"serial"}))
+        result = replace(good_result("SN000001"), print_check=check, ocv_ok=False)
+        assert judge(result, make_job(ocv=True), set()) == {Reason.PRINT_INCOMPLETE}
+        assert Reason.PRINT_INCOMPLETE.code == 19
 
     def test_ocr_that_did_not_run_rejects(self) -> None:
         """No print check and no OCV verdict: the unit was not fully inspected."""

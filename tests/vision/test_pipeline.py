@@ -106,6 +106,35 @@ class TestEveryPipeline:
                 assert field_reason in reasons or Reason.PRINT_ILLEGIBLE in reasons, reasons
 
 
+class TestCompleteness:
+    """A character printed with part of it missing is rejected whatever the reader makes of it."""
+
+    @pytest.mark.parametrize("font", ["dot5x7", "dot7x9", "tij_sans", "hershey_simplex"])
+    def test_a_partial_character_is_incomplete_even_when_read_right(self, font: str) -> None:
+        """With the reader's threshold out of the way (0.01), the completeness check alone rejects."""
+        data = BASE.model_dump()
+        data["print_layout"]["font"] = font
+        data["inspection"]["ocr"]["min_confidence"] = 0.01
+        recipe = Recipe.model_validate(data)
+        units = _units(3, defect=Defect.PARTIAL_CHARACTER, seed=SEED + 300)
+        job = _job(recipe, units)
+        for n, unit in enumerate(units):
+            (result,) = inspect_unit(_frame(unit, recipe, SEED + 300 + n), job)
+            assert result.print_check is not None
+            assert Reason.PRINT_INCOMPLETE in judge(result, job, set()), (font, n, result.print_check)
+
+    def test_the_recipe_can_leave_it_out(self) -> None:
+        """``completeness = false``: nothing is measured, nothing is charged to it."""
+        data = BASE.model_dump()
+        data["inspection"]["ocr"]["completeness"] = False
+        recipe = Recipe.model_validate(data)
+        units = _units(2, defect=Defect.PARTIAL_CHARACTER, seed=SEED + 300)
+        job = _job(recipe, units)
+        for n, unit in enumerate(units):
+            (result,) = inspect_unit(_frame(unit, recipe, SEED + 300 + n), job)
+            assert result.print_check is not None and not result.print_check.incomplete
+
+
 class TestPositions:
     """Two packs in one image: each read in its own code region and judged on its own."""
 

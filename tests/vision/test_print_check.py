@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from recipes.schema import PrintLayout
 from vision.ocr_types import CHARSET, CharRead, LineRead
 from vision.print_check import LABEL, check_print, line_owners
+from vision.print_completeness import CharCompleteness
 from vision.print_text import print_lines
 
 LAYOUT = PrintLayout()
@@ -130,4 +131,81 @@ class TestCheckPrint:
         with pytest.raises(ValueError, match="3 reads"):
             check_print(
                 [_read(t) for t in expected[:3]], layout=LAYOUT, expected_lines=expected, min_confidence=0.8
+            )
+
+
+def _measured(expected: tuple[str, ...], broken: set[tuple[int, int]]) -> list[list[CharCompleteness]]:
+    """Completeness of every printed character: whole except the (line, index) pairs in ``broken``."""
+    return [
+        [
+            CharCompleteness(
+                index=i, char=c, score=0.3 if (n, i) in broken else 1.0, complete=(n, i) not in broken
+            )
+            for i, c in enumerate(line)
+            if c != " "
+        ]
+        for n, line in enumerate(expected)
+    ]
+
+
+class TestCompleteness:
+    """A character printed with part of it missing fails its field, whatever was read."""
+
+    @given(SERIALS, LOTS, st.data())
+    def test_an_incomplete_character_is_charged_to_its_field(
+        self, serial: str, lot: str, data: st.DataObject
+    ) -> None:
+        expected = _expected(serial, lot)
+        line = data.draw(st.integers(0, len(expected) - 1))
+        index = data.draw(st.sampled_from([i for i, c in enumerate(expected[line]) if c != " "]))
+        owner = line_owners(LAYOUT.lines[line], expected[line])[index]
+        check = check_print(
+            [_read(t) for t in expected],
+            layout=LAYOUT,
+            expected_lines=expected,
+            min_confidence=0.8,
+            completeness=_measured(expected, {(line, index)}),
+        )
+        assert not check.ok
+        assert check.incomplete == {owner}
+        assert not check.mismatched and not check.illegible
+        field = next(f for f in check.fields if f.field == owner and f.line == line)
+        assert field.verdict == "incomplete"
+        assert field.incomplete == (expected[line][index],)
+
+    def test_whole_print_read_right_is_ok(self) -> None:
+        expected = _expected("ABC123", "L01")
+        check = check_print(
+            [_read(t) for t in expected],
+            layout=LAYOUT,
+            expected_lines=expected,
+            min_confidence=0.8,
+            completeness=_measured(expected, set()),
+        )
+        assert check.ok and not check.incomplete
+
+    def test_a_misread_field_stays_a_mismatch_and_is_also_incomplete(self) -> None:
+        expected = _expected("ABC123", "L01")
+        lot_line = next(n for n, t in enumerate(LAYOUT.lines) if "{lot}" in t)
+        reads = [_read(t) for t in expected]
+        reads[lot_line] = _read(expected[lot_line].replace("L01", "L07"))
+        check = check_print(
+            reads,
+            layout=LAYOUT,
+            expected_lines=expected,
+            min_confidence=0.8,
+            completeness=_measured(expected, {(lot_line, len(expected[lot_line]) - 1)}),
+        )
+        assert check.mismatched == {"lot"} and check.incomplete == {"lot"}
+        assert next(f for f in check.fields if f.field == "lot").verdict == "mismatch"
+
+    def test_completeness_of_another_line_count_is_refused(self) -> None:
+        expected = _expected("ABC123", "L01")
+        with pytest.raises(ValueError, match="completeness"):
+            check_print(
+                [_read(t) for t in expected],
+                layout=LAYOUT,
+                expected_lines=expected,
+                min_confidence=0.8,
+                completeness=_measured(expected, set())[:-1],
             )

@@ -1,0 +1,523 @@
+"""Is every character printed whole? The print measured against its own font, whatever the reader read.
+
+A reader names a character; it does not say whether all of it is there. A character with a third of
+its drops missing often still reads as itself, and confidently, yet a coder that leaves out part of
+a character has a blocked nozzle or a lifted head and its print is a defect. The recipe names the
+coder's font, so each expected character's ink is known: this module places it on the line crop
+and measures what is there.
+
+- **Placing.** Each expected glyph is matched to the crop near its nominal place (the crop's
+  convention puts the capitals' top-left at the margins), on a two-pixel grid and then to the
+  pixel; a straight line is fitted through the shifts of all glyphs, so a glyph that is mostly
+  missing is measured where its line puts it and not where its remains fit best. The line takes
+  up the print's skew and the crop's residual offset; a last search of one pixel takes up what is
+  left (drop placement, rounding).
+- **Dot-matrix fonts** are counted drop by drop: a drop is present when the ink at its place
+  reaches ``DROP_PRESENT`` of the line's median drop. A coder in specification misses single
+  drops, never two neighbours; two neighbouring drops missing is a broken stroke
+  (``incomplete``).
+- **Solid fonts** are weighed: the ink under the glyph's (dilated) shape, and under each half of
+  it (top, bottom, left, right, split at the glyph's ink median), against the font's, each as a
+  share of the line's median. Any share under ``SOLID_MIN_SHARE`` is a missing part. Halves are
+  weighed only where the glyph is wide (or tall) enough for a half to hold a stroke.
+
+Each line's glyphs are drawn once and kept (most lines repeat from unit to unit) as flat arrays,
+and one compiled kernel places all of a line's glyphs, so a unit costs about a millisecond.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from recipes.schema import PrintLayout
+from vision._completeness_kernels import best_shifts_kernel, part_sums_kernel, robust_line_kernel
+from vision.fonts import DOT_FONTS, DotMatrixFont, dot_line
+from vision.ocr_types import LINE_MARGIN_X_MM, LINE_MARGIN_Y_MM
+from vision.print_text import render_line
+
+__all__ = [
+    "DROP_PRESENT",
+    "EXTRA_MM",
+    "SOLID_MIN_SHARE",
+    "CharCompleteness",
+    "extra_rows",
+    "line_completeness",
+]
+
+MIN_INK = 15.0
+"""Grey levels: a line whose median drop (or solid glyph, per unit of the font's ink) is fainter
+than this is not printed there at all, and every character is incomplete. The faintest print in
+specification shows about 55 grey levels; sensor noise, gathered over a drop, about 2."""
+EXTRA_MM = 0.5
+"""The line crop grows by this much above and below for the check: the reader's crop holds the
+capitals with 0.6 mm to spare, which the far end of a line skewed by a degree can use up."""
+DROP_PRESENT = 0.4
+"""A drop is printed when the (smoothed) ink at its place reaches this share of the line's median drop."""
+SOLID_MIN_SHARE = 0.55
+"""A solid glyph (or half of one) holding less than this share of its expected ink is incomplete.
+Measured on 160 in-spec units per font (seed 300): the least complete good character of a unit
+scores 0.58 (Hershey) and 0.68 (TIJ sans); a character with 30-60 % of it missing, 0.4 or less in
+19 of 20 cases."""
+
+# Glyphs are searched this far (cap heights) from their nominal place across, and along, the line:
+# the crop's residual offset and angle (a few px, 1.5 degrees over a long line) plus the print's skew.
+_SEARCH_X = 0.25
+_SEARCH_Y = 0.4
+# The glyph's shape is widened by this much (cap heights) to hold blur and stroke spread.
+_DILATE = 0.08
+# A half of a glyph is weighed only when the glyph spans this much (cap heights) across the split.
+_MIN_HALF_SPAN = 0.4
+# Drops: the ink is gathered onto each drop's centre over this share of the pitch (a Gaussian's
+# sigma): it takes up the drop's placement error, while a missing drop's neighbours, a pitch away,
+# add little to its place.
+_GATHER = 0.3
+# Grey closing wider than any stroke or drop (cap heights): what is left is the carton.
+_GROUND = 0.35
+# The font's ink above this (0..1) is part of the glyph's shape.
+_INKED = 0.05
+# Template pixels of at least this ink place a solid glyph (its anti-aliased fringe adds little).
+_PLACED = 0.3
+# A glyph whose shift lies this far (px) from the fitted line does not vote in the next fit.
+_OUTLIER_PX = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class CharCompleteness:
+    """How much of one expected character is printed."""
+
+    index: int
+    """Index of the character in the expected line (spaces count; they are never measured)."""
+    char: str
+    score: float
+    """Dot-matrix: share of the glyph's drops present. Solid: the least of the glyph's and its halves'
+    ink, each as a share of the line's median."""
+    complete: bool
+    """False when part of the character is missing: two neighbouring drops, or a solid part under
+    ``SOLID_MIN_SHARE``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _LineModel:
+    """A line's expected glyphs as flat arrays, in crop pixels at their nominal places."""
+
+    indices: tuple[int, ...]
+    """Index in the text of each glyph (spaces have none)."""
+    chars: str
+    """The glyphs' characters."""
+    rows: npt.NDArray[np.int64]
+    """Crop row of each template pixel, all glyphs one after the other."""
+    cols: npt.NDArray[np.int64]
+    weights: npt.NDArray[np.float32]
+    """Template value of each pixel: the font's ink (solid) or 1 per drop centre (dot-matrix)."""
+    starts: npt.NDArray[np.int64]
+    """Glyph ``g``'s template pixels are ``starts[g]:starts[g + 1]``."""
+    coarse: tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]
+    ]
+    """rows, cols, weights, starts of the templates thinned for the first, two-pixel search: a
+    solid glyph's pixels of at least half ink on even rows and columns; every drop."""
+    centres: npt.NDArray[np.float64]
+    """Crop column of each glyph's centre (where its shift is fitted)."""
+    pitch: float
+    """Dot-matrix: the drop pitch in px. Solid: 0."""
+    reach: int
+    """How far (px) the templates and parts reach beyond a crop of the line's height (0 if not)."""
+    part_rows: npt.NDArray[np.int64]
+    """Solid: crop pixels of every measured part (the dilated glyph, its halves); dot-matrix: the
+    drop centres (the template's own pixels)."""
+    part_cols: npt.NDArray[np.int64]
+    part_glyph: npt.NDArray[np.int64]
+    """The glyph each part pixel belongs to."""
+    part_label: npt.NDArray[np.int64]
+    """Solid: (m, 3) the parts each pixel counts in, ``glyph * 5 + part`` (0 whole; 1, 2 top, bottom;
+    3, 4 left, right), ``5 * glyphs`` for a half not weighed. Dot-matrix: (m, 1) the drop's number."""
+    bins: int
+    """Sums ``part_label`` fills: ``5 * glyphs + 1`` (solid) or the drops (dot-matrix)."""
+    expected: npt.NDArray[np.float64]
+    """Solid: (glyphs, 5) the font's ink under each part, NaN where a half is not weighed."""
+    part_area: npt.NDArray[np.float64]
+    """Solid: (glyphs, 5) pixels in each part."""
+    ring_rows: npt.NDArray[np.int64]
+    """Solid: crop pixels of each glyph's box that lie off every glyph's shape (its local carton)."""
+    ring_cols: npt.NDArray[np.int64]
+    ring_glyph: npt.NDArray[np.int64]
+    ring_count: npt.NDArray[np.int64]
+    """Solid: pixels in each glyph's ring."""
+    neighbours: npt.NDArray[np.int64]
+    """Dot-matrix: (k, 2) drop numbers (over the line) of grid-neighbour pairs within a glyph."""
+    drop_glyph: npt.NDArray[np.int64]
+    """Dot-matrix: the glyph of each drop."""
+
+
+def extra_rows(px_per_mm: float) -> int:
+    """Rows to add above and below a line crop for ``line_completeness`` (``EXTRA_MM``)."""
+    return max(1, round(EXTRA_MM * px_per_mm))
+
+
+def line_completeness(
+    crop: npt.NDArray[np.uint8], expected: str, layout: PrintLayout, *, px_per_mm: float, extra: int = 0
+) -> tuple[CharCompleteness, ...]:
+    """Measure how much of each character of ``expected`` is printed on ``crop``.
+
+    Parameters
+    ----------
+    crop : (h, w) uint8 ndarray
+        The line crop (``vision.ocr_types`` convention: upright, dark on light, at the recipe scale),
+        grown by ``extra`` rows above and below (``text_region.extract_lines(extra_rows=...)``).
+    expected : str
+        What the line must say.
+    layout : PrintLayout
+        The coder's font and text height.
+    px_per_mm : float
+        Image scale.
+    extra : int, optional
+        The rows the crop was grown by; ``extra_rows(px_per_mm)`` keeps a skewed line's ends in it.
+
+    Returns
+    -------
+    tuple of CharCompleteness
+        One per character of ``expected`` that is not a space, left to right.
+
+    Raises
+    ------
+    ValueError
+        If ``crop`` is not a 2-D uint8 image or ``px_per_mm`` is not a positive number.
+    """
+    if not isinstance(crop, np.ndarray) or crop.ndim != 2 or crop.dtype != np.uint8:
+        kind = f"{crop.dtype} array of shape {crop.shape}" if isinstance(crop, np.ndarray) else type(crop)
+        raise ValueError(f"crop must be a 2-D uint8 image, got {kind}")
+    if not (isinstance(px_per_mm, int | float) and math.isfinite(px_per_mm) and px_per_mm > 0):
+        raise ValueError(f"px_per_mm must be a positive number, got {px_per_mm!r}")
+    if not isinstance(extra, int) or extra < 0:
+        raise ValueError(f"extra is {extra!r}, expected an int of 0 or more")
+    model = _line_model(expected, layout, float(px_per_mm), extra)
+    if not model.indices:
+        return ()
+    cap = layout.text_height_mm * px_per_mm
+    dot = layout.font in DOT_FONTS
+    reach_y, reach_x = max(2, round(_SEARCH_Y * cap)), max(2, round(_SEARCH_X * cap))
+    # Room for the search, the last pixel and templates reaching past the crop (a glyph at its edge).
+    pad = max(reach_y, reach_x) + 2 + max(model.reach, _past_right(model, crop.shape[1]))
+    ink: npt.NDArray[np.float32] = np.ascontiguousarray(
+        cv2.copyMakeBorder(
+            _ink(crop, cap, pitch=model.pitch), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0
+        ),
+        np.float32,
+    )
+    n = len(model.indices)
+    # The kernels take the templates' pixels as they are and every glyph's shift plus the padding.
+    origin = np.full((n, 2), pad, np.int64)
+    c_rows, c_cols, c_weights, c_starts = model.coarse
+    coarse = best_shifts_kernel(ink, c_rows, c_cols, c_weights, c_starts, origin, reach_y, reach_x, 2) - pad
+    fitted = np.stack(
+        [_fitted(model.centres, coarse[:, 0], reach_y), _fitted(model.centres, coarse[:, 1], reach_x)], axis=1
+    )
+    final = best_shifts_kernel(
+        ink, model.rows, model.cols, model.weights, model.starts, fitted + pad, 1, 1, 1
+    )
+    sums = part_sums_kernel(
+        ink, model.part_rows, model.part_cols, model.part_glyph, model.part_label, final, model.bins
+    )
+    if dot:
+        return _dot_verdicts(model, sums)
+    ring = part_sums_kernel(
+        ink, model.ring_rows, model.ring_cols, model.ring_glyph, model.ring_glyph[:, None], final, n
+    )
+    return _solid_verdicts(model, sums, ring / np.maximum(model.ring_count, 1))
+
+
+def _fitted(
+    centres: npt.NDArray[np.float64], shifts: npt.NDArray[np.int64], reach: int
+) -> npt.NDArray[np.int64]:
+    """The glyphs' shifts along one axis as a straight line over the line, to the pixel, within ``reach``."""
+    line = robust_line_kernel(centres, shifts.astype(np.float64), _OUTLIER_PX)
+    return np.clip(np.rint(line), -reach, reach).astype(np.int64)
+
+
+def _past_right(model: _LineModel, width: int) -> int:
+    """How far (px) the line's templates reach past the right edge of a crop ``width`` wide."""
+    return max(0, int(model.cols.max(initial=0)) - width + 1, int(model.part_cols.max(initial=0)) - width + 1)
+
+
+def _ink(crop: npt.NDArray[np.uint8], cap: float, *, pitch: float) -> npt.NDArray[np.float32]:
+    """Ink darkness in grey levels above the carton.
+
+    Solid glyphs are weighed whole, so the ground is the crop's median (a line crop is mostly bare
+    carton) and the carton's mottle averages out over a glyph. Drops are judged one by one, so their
+    ground is the carton around them (the crop with its ink closed away, a grey closing wider than
+    a drop), and their ink is gathered onto their centres, whatever their placement error.
+    """
+    if not pitch:
+        counts = np.cumsum(np.bincount(crop.ravel(), minlength=256))
+        ground = np.float32(np.searchsorted(counts, crop.size / 2))
+        return np.ascontiguousarray(ground - crop.astype(np.float32))
+    size = max(3, round(_GROUND * cap) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    ink = cv2.morphologyEx(crop, cv2.MORPH_CLOSE, kernel).astype(np.float32) - crop.astype(np.float32)
+    return np.ascontiguousarray(cv2.GaussianBlur(ink, (0, 0), max(0.5, _GATHER * pitch)))
+
+
+def _dot_verdicts(model: _LineModel, drops: npt.NDArray[np.float64]) -> tuple[CharCompleteness, ...]:
+    """``drops``: the ink at each drop's place."""
+    present = drops >= max(DROP_PRESENT * float(np.median(drops)), DROP_PRESENT * MIN_INK)
+    pairs = model.neighbours
+    broken = np.zeros(len(model.indices), np.bool_)
+    broken[model.drop_glyph[pairs[:, 0][~present[pairs[:, 0]] & ~present[pairs[:, 1]]]]] = True
+    counts = np.bincount(model.drop_glyph, minlength=len(model.indices))
+    shown = np.bincount(model.drop_glyph, weights=present, minlength=len(model.indices))
+    share = shown / np.maximum(counts, 1)
+    return tuple(
+        CharCompleteness(
+            index=index, char=char, score=float(share[g]), complete=bool(not broken[g] and shown[g] > 0)
+        )
+        for g, (index, char) in enumerate(zip(model.indices, model.chars, strict=True))
+    )
+
+
+def _solid_verdicts(
+    model: _LineModel, sums: npt.NDArray[np.float64], ground: npt.NDArray[np.float64]
+) -> tuple[CharCompleteness, ...]:
+    """``sums``: the ink under each glyph's parts; ``ground``: each glyph's local carton (its ring's mean)."""
+    n = len(model.indices)
+    shares = (sums[: 5 * n].reshape(n, 5) - ground[:, None] * model.part_area) / model.expected
+    # Each kind of measure against its own median on the line: the print's density, stroke growth
+    # and contrast scale them all alike. The whole glyph is always weighed, so no row is all NaN.
+    if not float(np.median(shares[:, 0])) >= MIN_INK:  # nothing printed where the line should be
+        return tuple(
+            CharCompleteness(index=index, char=char, score=0.0, complete=False)
+            for index, char in zip(model.indices, model.chars, strict=True)
+        )
+    weighed = (~np.isnan(shares)).sum(axis=0)
+    ordered = np.sort(shares, axis=0)  # NaN last
+    columns = np.arange(5)
+    low, high = ordered[np.maximum(weighed - 1, 0) // 2, columns], ordered[weighed // 2, columns]
+    medians = np.maximum(np.where(weighed % 2 == 1, low, (low + high) / 2), 1e-6)
+    scores = np.where(np.isnan(shares), np.inf, shares / np.where(weighed > 0, medians, 1.0)).min(axis=1)
+    return tuple(
+        CharCompleteness(index=index, char=char, score=float(score), complete=bool(score >= SOLID_MIN_SHARE))
+        for index, char, score in zip(model.indices, model.chars, scores, strict=True)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _line_model(expected: str, layout: PrintLayout, px_per_mm: float, extra: int) -> _LineModel:
+    """The line's glyphs, drawn once per text (most lines repeat from unit to unit)."""
+    cap = layout.text_height_mm * px_per_mm
+    margin = (round(LINE_MARGIN_X_MM * px_per_mm), round(LINE_MARGIN_Y_MM * px_per_mm) + extra)
+    font = DOT_FONTS.get(layout.font)
+    if font is not None:
+        return _dot_model(expected, layout.font, font, cap, margin)
+    return _solid_model(expected, layout, px_per_mm, cap, margin)
+
+
+@functools.lru_cache(maxsize=128)
+def _glyph_neighbours(font: str, char: str) -> npt.NDArray[np.int64]:
+    """(k, 2) pairs of drop numbers (in ``np.nonzero`` order) of ``char`` that are grid neighbours."""
+    cells = np.stack(np.nonzero(DOT_FONTS[font].glyph(char)), axis=1)
+    apart = np.abs(cells[:, None, :] - cells[None, :, :]).max(axis=2)
+    a, b = np.nonzero(np.triu(apart == 1))
+    return np.stack([a, b], axis=1).astype(np.int64)
+
+
+def _dot_model(
+    expected: str, font_name: str, font: DotMatrixFont, cap: float, margin: tuple[int, int]
+) -> _LineModel:
+    line = dot_line(expected, font, cap)
+    height = round(cap) + 2 * margin[1]
+    # Pixel centres sit at integers and the capitals' box starts half a pixel before its first one.
+    points = np.rint(line.centres + np.array(margin, np.float64) - 0.5).astype(np.int64)
+    indices = [i for i, char in enumerate(expected) if char != " " and np.any(line.chars == i)]
+    glyph_of_index = {index: g for g, index in enumerate(indices)}
+    keep = np.isin(line.chars, indices)
+    # dot_line lists each glyph's drops together, in np.nonzero order, glyph after glyph.
+    drop_glyph = np.array([glyph_of_index[int(i)] for i in line.chars[keep]], np.int64)
+    rows, cols = points[keep, 1], points[keep, 0]
+    starts = np.searchsorted(drop_glyph, np.arange(len(indices) + 1)).astype(np.int64)
+    pairs = [_glyph_neighbours(font_name, expected[index]) + starts[g] for g, index in enumerate(indices)]
+    centres = np.array([cols[starts[g] : starts[g + 1]].mean() for g in range(len(indices))], np.float64)
+    return _LineModel(
+        indices=tuple(indices),
+        chars="".join(expected[i] for i in indices),
+        rows=rows,
+        cols=cols,
+        weights=np.ones(rows.size, np.float32),
+        starts=starts,
+        coarse=(rows, cols, np.ones(rows.size, np.float32), starts),
+        pitch=line.pitch,
+        centres=centres,
+        reach=_reach(rows, cols, height),
+        part_rows=rows,
+        part_cols=cols,
+        part_glyph=drop_glyph,
+        part_label=np.arange(rows.size, dtype=np.int64)[:, None],
+        bins=int(rows.size),
+        expected=np.zeros((len(indices), 5)),
+        part_area=np.zeros((len(indices), 5)),
+        ring_rows=np.zeros(0, np.int64),
+        ring_cols=np.zeros(0, np.int64),
+        ring_glyph=np.zeros(0, np.int64),
+        ring_count=np.zeros(len(indices), np.int64),
+        neighbours=np.concatenate([np.zeros((0, 2), np.int64), *pairs]),
+        drop_glyph=drop_glyph,
+    )
+
+
+def _solid_model(
+    expected: str, layout: PrintLayout, px_per_mm: float, cap: float, margin: tuple[int, int]
+) -> _LineModel:
+    nominal = render_line(expected, layout, px_per_mm=px_per_mm)
+    grow = max(1, round(_DILATE * cap))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    # Nominal pixel (u, v) lies at crop pixel (u - anchor + margin).
+    offset_x, offset_y = margin[0] - nominal.anchor[0], margin[1] - nominal.anchor[1]
+    min_span = _MIN_HALF_SPAN * cap + 2 * grow
+    indices: list[int] = []
+    rows: list[npt.NDArray[np.int64]] = []
+    cols: list[npt.NDArray[np.int64]] = []
+    weights: list[npt.NDArray[np.float32]] = []
+    part_rows: list[npt.NDArray[np.int64]] = []
+    part_cols: list[npt.NDArray[np.int64]] = []
+    part_label: list[npt.NDArray[np.int64]] = []
+    expected_ink: list[list[float]] = []
+    areas: list[list[float]] = []
+    ring_rows: list[npt.NDArray[np.int64]] = []
+    ring_cols: list[npt.NDArray[np.int64]] = []
+    ring_glyph: list[npt.NDArray[np.int64]] = []
+    centres: list[float] = []
+    # Off every glyph's shape, with a pixel to spare: what is left of a glyph's box is carton.
+    wider = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 3, 2 * grow + 3))
+    shapes = cv2.dilate((nominal.ink > _INKED).astype(np.uint8), wider).astype(np.float32)
+    for index, (char, (c0, c1)) in enumerate(zip(expected, nominal.cells, strict=True)):
+        cell = nominal.ink[:, c0:c1]
+        if char == " " or not (cell > _INKED).any():
+            continue
+        g = len(indices)
+        indices.append(index)
+        # The glyph's box, widened by the dilation, in ``nominal.ink`` pixels (it may reach past it).
+        y_ink, x_ink = np.nonzero(cell > _INKED)
+        y0, x0 = int(y_ink.min()) - grow, c0 + int(x_ink.min()) - grow
+        y1, x1 = int(y_ink.max()) + 1 + grow, c0 + int(x_ink.max()) + 1 + grow
+        template = _cut(nominal.ink, y0, y1, x0, x1)
+        mask = cv2.dilate((template > _INKED).astype(np.uint8), kernel) > 0
+        ty, tx = np.nonzero(template > _PLACED)
+        rows.append(ty + y0 + offset_y)
+        cols.append(tx + x0 + offset_x)
+        weights.append(template[ty, tx])
+        centres.append(x0 + offset_x + template.shape[1] / 2)
+        py, px = np.nonzero(mask)
+        part_rows.append(py + y0 + offset_y)
+        part_cols.append(px + x0 + offset_x)
+        labels, inks = _part_labels(template, mask, py, px, min_span)
+        part_label.append(np.where(labels >= 0, labels + 5 * g, -1))
+        expected_ink.append(inks)
+        areas.append([float((labels[:, 0] == 0).sum())] + [float((labels == k).sum()) for k in (1, 2, 3, 4)])
+        ry, rx = np.nonzero(_cut(shapes, y0, y1, x0, x1) == 0)
+        ring_rows.append(ry + y0 + offset_y)
+        ring_cols.append(rx + x0 + offset_x)
+        ring_glyph.append(np.full(ry.size, g, np.int64))
+    starts = np.cumsum([0, *(r.size for r in rows)]).astype(np.int64)
+    labels = np.concatenate([np.zeros((0, 3), np.int64), *part_label])
+    # A half that is not weighed counts into one spare bin past the glyphs'.
+    labels[labels < 0] = 5 * len(indices)
+    all_ring_glyph = np.concatenate([np.zeros(0, np.int64), *ring_glyph])
+    all_rows = np.concatenate([np.zeros(0, np.int64), *rows]).astype(np.int64)
+    all_cols = np.concatenate([np.zeros(0, np.int64), *cols]).astype(np.int64)
+    all_weights = np.concatenate([np.zeros(0, np.float32), *weights]).astype(np.float32)
+    all_part_rows = np.concatenate([np.zeros(0, np.int64), *part_rows]).astype(np.int64)
+    all_part_cols = np.concatenate([np.zeros(0, np.int64), *part_cols]).astype(np.int64)
+    return _LineModel(
+        indices=tuple(indices),
+        chars="".join(expected[i] for i in indices),
+        rows=all_rows,
+        cols=all_cols,
+        weights=all_weights,
+        starts=starts,
+        coarse=_thinned(all_rows, all_cols, all_weights, starts),
+        pitch=0.0,
+        centres=np.array(centres, np.float64),
+        reach=_reach(
+            np.concatenate([all_rows, all_part_rows]),
+            np.concatenate([all_cols, all_part_cols]),
+            round(cap) + 2 * margin[1],
+        ),
+        part_rows=all_part_rows,
+        part_cols=all_part_cols,
+        part_glyph=labels[:, 0] // 5,
+        part_label=labels,
+        bins=5 * len(indices) + 1,
+        expected=np.array(expected_ink, np.float64).reshape(len(indices), 5),
+        part_area=np.array(areas, np.float64).reshape(len(indices), 5),
+        ring_rows=np.concatenate([np.zeros(0, np.int64), *ring_rows]).astype(np.int64),
+        ring_cols=np.concatenate([np.zeros(0, np.int64), *ring_cols]).astype(np.int64),
+        ring_glyph=all_ring_glyph,
+        ring_count=np.bincount(all_ring_glyph, minlength=len(indices)),
+        neighbours=np.zeros((0, 2), np.int64),
+        drop_glyph=np.zeros(0, np.int64),
+    )
+
+
+def _thinned(
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float32],
+    starts: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """The templates' pixels of at least half ink on even rows and columns (a glyph with none keeps
+    its inked pixels), as rows, cols, weights, starts."""
+    glyph = np.repeat(np.arange(starts.size - 1), np.diff(starts))
+    inked = weights >= 0.5
+    keep = inked & (rows % 2 == 0) & (cols % 2 == 0)
+    bare = np.bincount(glyph[keep], minlength=starts.size - 1) == 0
+    keep |= inked & bare[glyph]
+    thin_starts = np.searchsorted(glyph[keep], np.arange(starts.size)).astype(np.int64)
+    return rows[keep], cols[keep], weights[keep], thin_starts
+
+
+def _reach(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64], height: int) -> int:
+    """How far (px) pixels at ``rows``, ``cols`` lie above, left of or below a crop ``height`` tall."""
+    if rows.size == 0:
+        return 0
+    return max(0, -int(rows.min()), -int(cols.min()), int(rows.max()) - height + 1)
+
+
+def _cut(ink: npt.NDArray[np.float32], y0: int, y1: int, x0: int, x1: int) -> npt.NDArray[np.float32]:
+    """``ink[y0:y1, x0:x1]`` with zeros where the box reaches past ``ink``."""
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    sy0, sx0 = max(y0, 0), max(x0, 0)
+    sy1, sx1 = min(y1, ink.shape[0]), min(x1, ink.shape[1])
+    out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = ink[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _part_labels(
+    template: npt.NDArray[np.float32],
+    mask: npt.NDArray[np.bool_],
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    min_span: float,
+) -> tuple[npt.NDArray[np.int64], list[float]]:
+    """The parts each mask pixel (``rows``, ``cols``) counts in, and the font's ink under each part.
+
+    Returns (m, 3) labels: 0 (the whole glyph); 1 or 2 (top or bottom half); 3 or 4 (left or right
+    half), split at the template's ink median; a half across a span under ``min_span`` is not
+    weighed (label -1, ink NaN). Labels are per glyph; the caller adds ``5 * glyph``.
+    """
+    h, w = template.shape
+    total = float(template.sum())
+    row = int(np.searchsorted(np.cumsum(template.sum(axis=1)) / total, 0.5)) + 1
+    col = int(np.searchsorted(np.cumsum(template.sum(axis=0)) / total, 0.5)) + 1
+    labels = np.zeros((rows.size, 3), np.int64)
+    labels[:, 1] = np.where(rows < row, 1, 2) if h >= min_span else -1
+    labels[:, 2] = np.where(cols < col, 3, 4) if w >= min_span else -1
+    inked = np.where(mask, template, np.float32(0.0))
+    vertical = (float(inked[:row].sum()), float(inked[row:].sum())) if h >= min_span else (math.nan,) * 2
+    horizontal = (
+        (float(inked[:, :col].sum()), float(inked[:, col:].sum())) if w >= min_span else (math.nan,) * 2
+    )
+    return labels, [float(inked.sum()), *vertical, *horizontal]
