@@ -15,20 +15,32 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vision.binarize import binarize_otsu, otsu_threshold
 from vision.char_features import char_features
+from vision.components import label_components
 from vision.feature_classifier import FeatureClassifier
 from vision.ocr import CLASSICAL_MODEL
 from vision.ocr import _gaps as word_gaps  # one word-gap rule with the classical reader's
 from vision.ocr_types import CHARSET, LINE_MARGIN_Y_MM, CharRead, LineRead
 from vision.onnx_models import LINE_ROWS, OnnxModel, load_model, recommended_threshold
-from vision.segment import Box, segment_line
+
+# The classical segmenter's ink conventions, which the feature classifier's calibration assumes.
+from vision.segment import (
+    _CORE_LEVEL,
+    _DROP_LEVEL,
+    _SOLID_MAX_WIDTH,
+    Box,
+    _speck_area,
+    ink_levels,
+    segment_line,
+)
 
 __all__ = [
     "CRNN_CLASSES",
@@ -43,6 +55,7 @@ __all__ = [
     "SegNetReader",
     "Segments",
     "cut_segments",
+    "glyph_boxes",
     "line_input",
     "make_combination1_reader",
     "make_combination2_reader",
@@ -409,13 +422,42 @@ class CharCnnReader:
         return LineRead(chars=tuple(chars))
 
 
+_Ink = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int64]]
+"""A crop's ink: component labels, their stats (``label_components``) and the labels that count."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SegNetReading:
+    """Combination 2's read of a line from one inking of its spans."""
+
+    boxes: list[Box]
+    classes: npt.NDArray[np.int64]
+    """Each box's class, an index into the classifier's classes."""
+    confidences: npt.NDArray[np.float64]
+    """Each box's confidence: the classifier's, at most the net's."""
+    score: float
+    """The mean log-confidence of the classifier, which ranks the inkings."""
+
+
 class SegNetReader:
-    """Combination 2: a segmentation net boxes the characters and word spaces; classical features
+    """Combination 2: a segmentation net finds the characters and word spaces; classical features
     and classifier name each character.
 
-    A character's confidence is the lower of the classifier's and the net's (the mean posterior of
-    "character" over the box's steps); a word space's is the highest posterior of "space" in its
-    gap, and a gap read as inside a word lowers its left character's confidence to one minus that.
+    The net says which columns of the line are a character, so each character's span; the
+    feature classifier is calibrated on glyphs boxed as the classical segmenter boxes them, so each
+    span is boxed the same way before its features are taken (``glyph_boxes``): around its ink
+    blobs, at the segmenter's drop ink for dot-matrix print and at its core ink for solid print.
+    Which of the two a line is, the classifier tells, as it does for the classical reader's two
+    segmentations: the likelier inking is read first (drop ink where the line's drops are several
+    per span), the other only when a character of the first is below the threshold, and the
+    reading with the higher mean log-confidence is kept.
+
+    A character's confidence is the lowest of the classifier's; the net's (the mean posterior of
+    "character" over the core of its span, see ``Segments.confidences``); one minus the highest
+    posterior of "space" in the gap after it when the gap is read as inside a word; and, where it
+    and a neighbour in its word could be one glyph split in two (together no wider than the widest
+    glyph), one minus the classifier's confidence in that one glyph. A word space's confidence is
+    the highest posterior of "space" in its gap.
 
     Parameters
     ----------
@@ -447,17 +489,38 @@ class SegNetReader:
         if not cut.boxes:
             return LineRead(chars=())
         y, cap_px = line.cap_box
-        boxes = cut.boxes
-        classes, confidences = self._classifier.classify(char_features(crop, boxes))
+        # What the net says of each character: the core of its span, and the gap after it.
+        net = np.minimum(cut.confidences, [1.0 - space if space <= 0.5 else 1.0 for space in cut.space_after])
+        threshold = otsu_threshold(crop)
+        levels = ink_levels(crop, threshold=threshold)
+        if levels is None:  # flat: no ink to box, so the net's boxes as they are
+            best = self._read(crop, cut.boxes, None, net)
+        else:
+            ground, ink = levels
+            drops = _ink_blobs(crop, threshold, round(ground - _DROP_LEVEL * (ground - ink)), cap_px)
+            core = min(max(round(ground - _CORE_LEVEL * (ground - ink)), 0), threshold)
+            inkings: list[Callable[[], _Ink]] = [lambda: drops, lambda: _ink_blobs(crop, core, None, cap_px)]
+            if drops[2].size < _DOTTED * len(cut.spans):  # a blob or two a glyph: solid print, likelier
+                inkings.reverse()
+            readings: list[_SegNetReading] = []
+            for inking in inkings:
+                boxes = _span_boxes(*inking(), cut.spans, cap_px, crop.shape, cut.boxes)
+                readings.append(self._read(crop, boxes, levels, net))
+                if readings[-1].confidences.min() >= self.min_confidence:
+                    break  # read with confidence throughout: keep it
+            best = max(readings, key=lambda reading: reading.score)
+        boxes, classes, confidences = best.boxes, best.classes, best.confidences.copy()
+        self._doubt_splits(crop, boxes, cut.space_after, confidences, cap_px, levels)
         chars = []
         for index, box in enumerate(boxes):
-            confidence = min(float(confidences[index]), cut.confidences[index])
-            space = cut.space_after[index]
-            if space <= 0.5:
-                confidence = min(confidence, 1.0 - space)
             chars.append(
-                CharRead(char=self._classifier.classes[classes[index]], confidence=confidence, box=box)
+                CharRead(
+                    char=self._classifier.classes[classes[index]],
+                    confidence=float(confidences[index]),
+                    box=box,
+                )
             )
+            space = cut.space_after[index]
             if space > 0.5:
                 x0 = box[0] + box[2]
                 chars.append(
@@ -467,21 +530,80 @@ class SegNetReader:
                 )
         return LineRead(chars=tuple(chars))
 
+    def _read(
+        self,
+        crop: npt.NDArray[np.uint8],
+        boxes: list[Box],
+        levels: tuple[float, float] | None,
+        net: npt.NDArray[np.float64],
+    ) -> _SegNetReading:
+        """The line read from one set of boxes, each character no surer than the net is of it."""
+        classes, confidences = self._classifier.classify(char_features(crop, boxes, levels=levels))
+        confidences = np.asarray(confidences, np.float64)
+        return _SegNetReading(
+            boxes=boxes,
+            classes=np.asarray(classes, np.int64),
+            confidences=np.minimum(confidences, net),
+            score=float(np.mean(np.log(np.maximum(confidences, 1e-12)))),
+        )
+
+    def _doubt_splits(
+        self,
+        crop: npt.NDArray[np.uint8],
+        boxes: list[Box],
+        space_after: list[float],
+        confidences: npt.NDArray[np.float64],
+        cap_px: int,
+        levels: tuple[float, float] | None,
+    ) -> None:
+        """Lower, in place, the confidence of two neighbours in a word that read as one glyph too.
+
+        The net sometimes cuts a glyph in two (an O into an L and a colon, a hyphen into two short
+        ones), and each half may look like a glyph of its own. Two neighbours no wider together
+        than the widest glyph are classified as one box as well: both are at most as sure as that
+        one glyph is not there. Two real neighbours boxed together are not one whole character
+        (the classifier's calibration counts merged neighbours among its negatives), so they keep
+        their confidence.
+        """
+        pairs = [
+            index
+            for index in range(len(boxes) - 1)
+            if space_after[index] <= 0.5
+            and boxes[index + 1][0] + boxes[index + 1][2] - boxes[index][0] <= _SOLID_MAX_WIDTH * cap_px
+        ]
+        if not pairs:
+            return
+        merged: list[Box] = []
+        for index in pairs:
+            (x0, y0, w0, h0), (x1, y1, w1, h1) = boxes[index], boxes[index + 1]
+            top, bottom = min(y0, y1), max(y0 + h0, y1 + h1)
+            merged.append((x0, top, max(x0 + w0, x1 + w1) - x0, bottom - top))
+        # Framed among the line's own boxes, so that the cap band is fitted as for the halves.
+        features = char_features(crop, [*boxes, *merged], levels=levels)[len(boxes) :]
+        _, whole = self._classifier.classify(features)
+        for index, sure in zip(pairs, np.asarray(whole, np.float64).tolist(), strict=True):
+            confidences[index] = min(confidences[index], 1.0 - sure)
+            confidences[index + 1] = min(confidences[index + 1], 1.0 - sure)
+
 
 @dataclass(frozen=True, slots=True)
 class Segments:
     """The characters a segmentation net found on a line, left to right."""
 
     boxes: list[Box]
-    """Each character's box in crop pixels, tightened to its ink."""
+    """Each character's box in crop pixels, around the ink of its span (``LineInput.ink_box``)."""
+    spans: list[tuple[int, int]]
+    """Each character's columns [x0, x1) in crop pixels: its run of "character" steps."""
     confidences: list[float]
-    """Each character's mean posterior of "character" over its steps."""
+    """Each character's mean posterior of "character" over the core of its run: the run less its
+    first and last step when it has three or more. Those two straddle the edge of the glyph's ink,
+    where the net's posterior passes from gap to character whatever the print's quality."""
     space_after: list[float]
     """Per character, the highest posterior of "space" in the gap after it (0 for the last)."""
 
 
 def cut_segments(line: LineInput, probs: npt.NDArray[np.float32]) -> Segments:
-    """Boxes from the segmentation net's posteriors (classes, steps): one per run of "character" steps.
+    """Characters from the segmentation net's posteriors (classes, steps): one per run of "character" steps.
 
     Parameters
     ----------
@@ -495,13 +617,25 @@ def cut_segments(line: LineInput, probs: npt.NDArray[np.float32]) -> Segments:
     starts = np.concatenate(([0], edges)).tolist()
     stops = (np.concatenate((edges, [labels.size])) - 1).tolist()
     y, cap_px = line.cap_box
-    cut = Segments(boxes=[], confidences=[], space_after=[])
+    width = int(line.crop.shape[1])
+    printed = line.crop < line.printed_below  # ``LineInput.ink_box``'s ink, for all the boxes at once
+    inked = np.flatnonzero(printed.any(axis=0))
+    cut = Segments(boxes=[], spans=[], confidences=[], space_after=[])
     for first, last in zip(starts, stops, strict=True):
         if labels[first] == SEGNET_CHARACTER:
-            x0 = line.to_crop_x(first * SEGNET_STRIDE) - 1
-            x1 = line.to_crop_x((last + 1) * SEGNET_STRIDE) + 1
-            cut.boxes.append(line.ink_box(x0, x1) or (max(x0, 0), y, max(x1 - x0, 1), cap_px))
-            cut.confidences.append(float(probs[SEGNET_CHARACTER, first : last + 1].mean()))
+            x0 = line.to_crop_x(first * SEGNET_STRIDE)
+            x1 = line.to_crop_x((last + 1) * SEGNET_STRIDE)
+            left, right = max(x0 - 1, 0), min(x1 + 1, width)
+            cols = inked[(inked >= left) & (inked < right)]
+            if cols.size:
+                rows = np.flatnonzero(printed[:, cols[0] : cols[-1] + 1].any(axis=1))
+                box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+            else:
+                box = (min(left, width - 1), y, max(right - left, 1), cap_px)
+            cut.boxes.append(box)
+            cut.spans.append((x0, x1))
+            core = probs[SEGNET_CHARACTER, first : last + 1]
+            cut.confidences.append(float((core[1:-1] if core.size > 2 else core).mean()))
             cut.space_after.append(0.0)
         elif cut.boxes and last + 1 < labels.size:
             space = float(probs[SEGNET_SPACE, first : last + 1].max())
@@ -509,6 +643,163 @@ def cut_segments(line: LineInput, probs: npt.NDArray[np.float32]) -> Segments:
     if cut.space_after:
         cut.space_after[-1] = 0.0
     return cut
+
+
+_DOTTED = 2.0
+"""Drop-ink blobs per span from which a line is likelier dot-matrix print (a dot-matrix glyph is
+several drops, a solid one a blob or two): its drop inking is read first."""
+_NEAR = 0.15
+"""A blob beside every span belongs to the nearest one within this many cap heights (the net's
+steps are about 0.1 cap heights, so a glyph's edge may fall just outside its span)."""
+_SHARED = 0.25
+"""A blob overlapping two spans by this many cap heights each is two glyphs' ink (touching glyphs,
+drops bridged by blur), cut between them; a glyph's edge falls short of that in its neighbour's."""
+_CUT_REACH = 0.1
+"""Such a blob is cut at its thinnest column up to this many cap heights outside the gap between
+the two spans."""
+
+
+def glyph_boxes(
+    crop: npt.NDArray[np.uint8],
+    spans: Sequence[tuple[int, int]],
+    cap_px: float,
+    *,
+    threshold: int,
+    reach: int | None,
+    fallback: Sequence[Box],
+) -> list[Box]:
+    """Each span's box around the ink blobs it holds, as ``vision.segment`` boxes a glyph.
+
+    The ink is the crop at or below ``threshold``, in 8-connected blobs of at least the
+    segmenter's speck area, and with ``reach`` only the blobs with a pixel at or below it (drops:
+    the segmenter's dot-matrix convention, Otsu's threshold and half the ink's contrast; its solid
+    convention is the core ink alone). A blob belongs to the span it overlaps most, or to the
+    nearest span within ``_NEAR`` cap heights when it overlaps none; one overlapping two spans by
+    ``_SHARED`` cap heights or more each is cut between them at its thinnest column. A span with
+    no ink keeps its ``fallback`` box.
+
+    Parameters
+    ----------
+    crop : ndarray of uint8, shape (h, w)
+        The line crop.
+    spans : sequence of (x0, x1)
+        Each character's columns [x0, x1) in crop pixels, left to right (``Segments.spans``).
+    cap_px : float
+        The cap height in crop pixels.
+    threshold : int
+        Grey level at or below which a pixel is ink.
+    reach : int, optional
+        Grey level a blob must reach somewhere to count.
+    fallback : sequence of Box
+        One box per span, for a span without ink.
+
+    Returns
+    -------
+    list of Box
+        One per span.
+    """
+    if not spans:
+        return []
+    return _span_boxes(*_ink_blobs(crop, threshold, reach, cap_px), spans, cap_px, crop.shape, fallback)
+
+
+def _ink_blobs(crop: npt.NDArray[np.uint8], threshold: int, reach: int | None, cap_px: float) -> _Ink:
+    """Labels and stats of the crop's ink at or below ``threshold`` (``label_components``), and the
+    labels of the blobs that count: not specks, and with ``reach`` a pixel at or below it."""
+    labels, stats = label_components(binarize_otsu(crop, threshold=threshold))
+    kept = stats[:, 4] >= _speck_area(cap_px)
+    kept[0] = False
+    if reach is not None:
+        reaching = np.zeros(kept.size, bool)
+        reaching[labels[crop <= reach]] = True
+        kept &= reaching
+    return labels, stats, np.flatnonzero(kept)
+
+
+def _span_boxes(
+    labels: npt.NDArray[np.int32],
+    stats: npt.NDArray[np.int32],
+    blobs: npt.NDArray[np.int64],
+    spans: Sequence[tuple[int, int]],
+    cap_px: float,
+    shape: tuple[int, ...],
+    fallback: Sequence[Box],
+) -> list[Box]:
+    """``glyph_boxes`` of blobs already labelled (``_ink_blobs``) in a crop of ``shape``."""
+    left = stats[blobs, 0].astype(np.int64)
+    right = left + stats[blobs, 2]
+    span_left = np.array([x0 for x0, _ in spans], np.int64)
+    span_right = np.array([x1 for _, x1 in spans], np.int64)
+    overlap = np.clip(
+        np.minimum(right[:, None], span_right[None, :]) - np.maximum(left[:, None], span_left[None, :]),
+        0,
+        None,
+    )
+    distance = np.maximum(span_left[None, :] - right[:, None], left[:, None] - span_right[None, :])
+    shared = (overlap >= _SHARED * cap_px).sum(axis=1) > 1
+    near = distance.min(axis=1) <= _NEAR * cap_px
+    owner = np.where(
+        overlap.max(axis=1) > 0, overlap.argmax(axis=1), np.where(near, distance.argmin(axis=1), -1)
+    )
+    owner[shared] = -1
+    # Per span: x0, y0, x1, y1 of its ink (empty while x0 > x1).
+    x0 = np.full(len(spans), shape[1], np.int64)
+    y0 = np.full(len(spans), shape[0], np.int64)
+    x1 = np.full(len(spans), -1, np.int64)
+    y1 = np.full(len(spans), -1, np.int64)
+    whole = owner >= 0
+    top = stats[blobs, 1].astype(np.int64)
+    np.minimum.at(x0, owner[whole], left[whole])
+    np.minimum.at(y0, owner[whole], top[whole])
+    np.maximum.at(x1, owner[whole], right[whole])
+    np.maximum.at(y1, owner[whole], (top + stats[blobs, 3])[whole])
+    for row in np.flatnonzero(shared).tolist():
+        blob = int(blobs[row])
+        bx, by, bw, bh = (int(value) for value in stats[blob, :4])
+        owners = np.flatnonzero(overlap[row] >= _SHARED * cap_px).tolist()
+        for span, cut0, cut1 in _cut_blob(labels, blob, (bx, by, bw, bh), owners, spans, cap_px):
+            ink = labels[by : by + bh, cut0:cut1] == blob
+            rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+            if rows.size:
+                x0[span] = min(x0[span], cut0 + int(cols[0]))
+                y0[span] = min(y0[span], by + int(rows[0]))
+                x1[span] = max(x1[span], cut0 + int(cols[-1]) + 1)
+                y1[span] = max(y1[span], by + int(rows[-1]) + 1)
+    return [
+        (int(x0[index]), int(y0[index]), int(x1[index] - x0[index]), int(y1[index] - y0[index]))
+        if x1[index] > x0[index]
+        else fallback[index]
+        for index in range(len(spans))
+    ]
+
+
+def _cut_blob(
+    labels: npt.NDArray[np.int32],
+    blob: int,
+    box: Box,
+    shared: list[int],
+    spans: Sequence[tuple[int, int]],
+    cap_px: float,
+) -> list[tuple[int, int, int]]:
+    """(span, x0, x1): the columns of a blob each of the spans it is shared by gets, cut at its
+    thinnest column near each gap between them (nearest the gap's middle among equals)."""
+    bx, by, bw, bh = box
+    profile = (labels[by : by + bh, bx : bx + bw] == blob).sum(axis=0)
+    cuts = [bx]
+    reach = _CUT_REACH * cap_px
+    for span, after in itertools.pairwise(shared):
+        gap0, gap1 = spans[span][1], spans[after][0]
+        low = max(math.floor(min(gap0, gap1) - reach), cuts[-1] + 1)
+        high = min(math.ceil(max(gap0, gap1) + reach), bx + bw - 1)
+        if low > high:
+            cuts.append(min(cuts[-1] + 1, bx + bw))
+            continue
+        columns = np.arange(low, high + 1)
+        cost = profile[columns - bx] + 1e-3 * np.abs(columns - (gap0 + gap1) / 2)
+        cuts.append(int(columns[int(np.argmin(cost))]))
+    cuts.append(bx + bw)
+    # The cut column itself goes to neither side.
+    return [(span, cuts[index] + (1 if index else 0), cuts[index + 1]) for index, span in enumerate(shared)]
 
 
 def make_combination1_reader() -> CharCnnReader:

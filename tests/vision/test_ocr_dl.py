@@ -37,9 +37,9 @@ FACTORIES: dict[str, Callable[[], LineReader]] = {
     "combination2": make_combination2_reader,
 }
 MODEL_OF = {"dl": "crnn", "combination1": "charcnn", "combination2": "segnet"}
-# Held-out lines (of 36) each reader reads as printed, whatever its confidence: combination 2's
-# classical classifier misreads more (its card: 98.6 % of characters against 99.7 % and 99.8 %).
-MIN_RIGHT_OF_36 = {"dl": 34, "combination1": 34, "combination2": 29}
+# Held-out lines (of 36) each reader reads as printed, whatever its confidence (each reads 35 today;
+# the cards: 99.8 %, 99.7 % and 99.8 % of characters).
+MIN_RIGHT_OF_36 = {"dl": 34, "combination1": 34, "combination2": 33}
 NAMES = sorted(FACTORIES)
 
 
