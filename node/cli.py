@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=1,
         help="product the PLC selects (embedded recipes: 1 TIJ/dl, 2 CIJ 7x9/combination1, "
-        "3 CIJ 5x7/combination1, 4 stroke font/classical)",
+        "3 CIJ 5x7/combination1, 4 stroke font/classical, 5 TIJ/combination2)",
     )
     sim.add_argument("--json", type=Path, help="write the report figures to this file")
     sim.add_argument("--db", type=Path, help="serial store (SQLite); default: a temporary file")

@@ -27,11 +27,12 @@ class TestSimulatedLine:
         assert (report.physical_passed, report.physical_rejected) == (report.good, report.rejected)
         assert report.counts_match
         assert report.late == 0
-        # Every injected defect is a reject (escapes == 0 above). Good units rejected are not bounded
-        # here: the OCR readers' confidence thresholds still reject many good prints (issue 4;
-        # docs/benchmarks.md has the rate per pipeline).
+        # Good print passes: the CRNN on the TIJ print of recipe 1 rejects about 1 % of good units
+        # (docs/benchmarks.md); the bound leaves room for a capture timeout on a loaded machine.
+        good_units = report.units - sum(report.defects_injected.values())
+        assert report.false_rejects <= 0.05 * good_units, report.false_rejects_by_reason
 
-    @pytest.mark.parametrize("recipe", [1, 2, 3, 4])
+    @pytest.mark.parametrize("recipe", [1, 2, 3, 4, 5])
     async def test_every_pipeline_on_its_product(self, recipe: int) -> None:
         """Each example product reads its print with its own pipeline: no escape, none late, none lost."""
         pipeline = RecipeBook.embedded().select(recipe).inspection.ocr.pipeline
@@ -47,7 +48,10 @@ class TestSimulatedLine:
         assert (report.units, report.lost, report.escapes, report.late) == (80, 0, 0, 0), pipeline
         assert report.counts_match
         assert sum(report.defects_injected.values()) >= 8
-        # Good units rejected: not bounded yet (see test_300_units_with_defects).
+        # Good print mostly passes; the dot-matrix readers still misread a good character now and
+        # then (a false reject, never an escape: docs/benchmarks.md has the rate per pipeline).
+        good_units = report.units - sum(report.defects_injected.values())
+        assert report.false_rejects <= 0.3 * good_units, (pipeline, report.false_rejects_by_reason)
 
     @pytest.mark.xfail(
         reason="issue 4: the OCR readers' false rejects raise the consecutive-reject alarm, and with the "

@@ -1,5 +1,10 @@
-"""Compiled kernel of ``vision.print_completeness``; called only through ``line_completeness``, which
-pads the ink so that every index it reads lies inside it. Releases the GIL and is cached on disk."""
+"""Compiled kernels of ``vision.print_completeness``; called only through ``line_completeness``, which
+pads the ink so that every index they read lies inside it. They release the GIL and are cached on disk.
+
+A line's templates are flat arrays of pixels (row, column at the glyph's nominal place, weight),
+glyph after glyph (``starts``); every search and every sum reads the ink through one flat offset
+per pixel, so a line is measured in one call.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,24 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["best_shifts_kernel", "part_sums_kernel", "robust_line_kernel"]
+__all__ = ["measure_line_kernel", "robust_line_kernel"]
 
 
 @numba.njit(cache=True, nogil=True)
-def best_shifts_kernel(
-    ink: npt.NDArray[np.float32],
-    rows: npt.NDArray[np.int64],
-    cols: npt.NDArray[np.int64],
+def _offsets(
+    rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64], width: int
+) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled
+    out = np.empty(rows.size, np.int64)
+    for p in range(rows.size):
+        out[p] = rows[p] * width + cols[p]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_shifts(
+    flat: npt.NDArray[np.float32],
+    width: int,
+    offsets: npt.NDArray[np.int64],
     weights: npt.NDArray[np.float32],
     starts: npt.NDArray[np.int64],
     centres: npt.NDArray[np.int64],
@@ -22,12 +37,8 @@ def best_shifts_kernel(
     reach_x: int,
     step: int,
 ) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled
-    """For each glyph, the (dy, dx) on a ``step`` grid within ``reach`` of its centre (dy, dx) where
-    its template meets the most ink.
-
-    Glyph ``g``'s template is the pixels ``starts[g]:starts[g + 1]`` of ``rows``/``cols`` (absolute
-    positions in ``ink`` at zero shift) with ``weights``. Returns (n, 2) int64 shifts.
-    """
+    """For each glyph, the (dy, dx) on a ``step`` grid within ``reach`` of its centre where its
+    template meets the most ink."""
     n = starts.size - 1
     out = np.zeros((n, 2), np.int64)
     for g in range(n):
@@ -36,9 +47,10 @@ def best_shifts_kernel(
         best_dx = centres[g, 1]
         for dy in range(centres[g, 0] - reach_y, centres[g, 0] + reach_y + 1, step):
             for dx in range(centres[g, 1] - reach_x, centres[g, 1] + reach_x + 1, step):
+                base = dy * width + dx
                 score = 0.0
                 for p in range(starts[g], starts[g + 1]):
-                    score += weights[p] * ink[rows[p] + dy, cols[p] + dx]
+                    score += weights[p] * flat[base + offsets[p]]
                 if score > best:
                     best = score
                     best_dy = dy
@@ -77,21 +89,69 @@ def robust_line_kernel(
 
 
 @numba.njit(cache=True, nogil=True)
-def part_sums_kernel(
+def measure_line_kernel(
     ink: npt.NDArray[np.float32],
+    pad: int,
+    coarse_rows: npt.NDArray[np.int64],
+    coarse_cols: npt.NDArray[np.int64],
+    coarse_weights: npt.NDArray[np.float32],
+    coarse_starts: npt.NDArray[np.int64],
     rows: npt.NDArray[np.int64],
     cols: npt.NDArray[np.int64],
-    glyph: npt.NDArray[np.int64],
-    labels: npt.NDArray[np.int64],
-    shifts: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float32],
+    starts: npt.NDArray[np.int64],
+    centres: npt.NDArray[np.float64],
+    reach_y: int,
+    reach_x: int,
+    step: int,
+    outlier: float,
+    part_rows: npt.NDArray[np.int64],
+    part_cols: npt.NDArray[np.int64],
+    part_glyph: npt.NDArray[np.int64],
+    part_labels: npt.NDArray[np.int64],
     bins: int,
-) -> npt.NDArray[np.float64]:  # pragma: no cover - compiled
-    """Sum the ink at each pixel (``rows``, ``cols`` moved by its glyph's shift) into every bin its
-    row of ``labels`` names. Returns ``bins`` sums."""
+    ring_rows: npt.NDArray[np.int64],
+    ring_cols: npt.NDArray[np.int64],
+    ring_glyph: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:  # pragma: no cover - compiled
+    """Place every glyph of a line and sum the ink under its parts and its ring.
+
+    The glyphs are searched on a ``step`` grid within ``reach`` of their nominal place; a robust
+    line through the shifts (against the glyphs' centres) gives each its place, refined by a pixel.
+    Returns the sums per bin of ``part_labels`` (each row names the bins its pixel counts in) and
+    the ink summed over each glyph's ring. All positions are crop pixels; ``ink`` is the crop
+    padded by ``pad`` on every side.
+    """
+    n = starts.size - 1
+    width = ink.shape[1]
+    flat = ink.ravel()
+    origin = np.full((n, 2), pad, np.int64)
+    coarse = _best_shifts(
+        flat,
+        width,
+        _offsets(coarse_rows, coarse_cols, width),
+        coarse_weights,
+        coarse_starts,
+        origin,
+        reach_y,
+        reach_x,
+        step,
+    )
+    fitted = np.empty((n, 2), np.int64)
+    line_y = robust_line_kernel(centres, (coarse[:, 0] - pad).astype(np.float64), outlier)
+    line_x = robust_line_kernel(centres, (coarse[:, 1] - pad).astype(np.float64), outlier)
+    for g in range(n):
+        fitted[g, 0] = pad + min(max(int(np.rint(line_y[g])), -reach_y), reach_y)
+        fitted[g, 1] = pad + min(max(int(np.rint(line_x[g])), -reach_x), reach_x)
+    final = _best_shifts(flat, width, _offsets(rows, cols, width), weights, starts, fitted, 1, 1, 1)
     sums = np.zeros(bins, np.float64)
-    for p in range(rows.size):
-        g = glyph[p]
-        value = ink[rows[p] + shifts[g, 0], cols[p] + shifts[g, 1]]
-        for k in range(labels.shape[1]):
-            sums[labels[p, k]] += value
-    return sums
+    for p in range(part_rows.size):
+        g = part_glyph[p]
+        value = flat[(part_rows[p] + final[g, 0]) * width + part_cols[p] + final[g, 1]]
+        for k in range(part_labels.shape[1]):
+            sums[part_labels[p, k]] += value
+    ring = np.zeros(n, np.float64)
+    for p in range(ring_rows.size):
+        g = ring_glyph[p]
+        ring[g] += flat[(ring_rows[p] + final[g, 0]) * width + ring_cols[p] + final[g, 1]]
+    return sums, ring

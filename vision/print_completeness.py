@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recipes.schema import PrintLayout
-from vision._completeness_kernels import best_shifts_kernel, part_sums_kernel, robust_line_kernel
+from vision._completeness_kernels import measure_line_kernel
 from vision.fonts import DOT_FONTS, DotMatrixFont, dot_line
 from vision.ocr_types import LINE_MARGIN_X_MM, LINE_MARGIN_Y_MM
 from vision.print_text import render_line
@@ -83,6 +83,9 @@ _GROUND = 0.35
 _INKED = 0.05
 # Template pixels of at least this ink place a solid glyph (its anti-aliased fringe adds little).
 _PLACED = 0.3
+# The first search steps this many px (the fit through all glyphs and the last one-pixel search
+# make up for the grid).
+_COARSE_STEP = 3
 # A glyph whose shift lies this far (px) from the fitted line does not vote in the next fit.
 _OUTLIER_PX = 1.5
 
@@ -210,34 +213,35 @@ def line_completeness(
         ),
         np.float32,
     )
-    n = len(model.indices)
-    # The kernels take the templates' pixels as they are and every glyph's shift plus the padding.
-    origin = np.full((n, 2), pad, np.int64)
     c_rows, c_cols, c_weights, c_starts = model.coarse
-    coarse = best_shifts_kernel(ink, c_rows, c_cols, c_weights, c_starts, origin, reach_y, reach_x, 2) - pad
-    fitted = np.stack(
-        [_fitted(model.centres, coarse[:, 0], reach_y), _fitted(model.centres, coarse[:, 1], reach_x)], axis=1
-    )
-    final = best_shifts_kernel(
-        ink, model.rows, model.cols, model.weights, model.starts, fitted + pad, 1, 1, 1
-    )
-    sums = part_sums_kernel(
-        ink, model.part_rows, model.part_cols, model.part_glyph, model.part_label, final, model.bins
+    sums, ring = measure_line_kernel(
+        ink,
+        pad,
+        c_rows,
+        c_cols,
+        c_weights,
+        c_starts,
+        model.rows,
+        model.cols,
+        model.weights,
+        model.starts,
+        model.centres,
+        reach_y,
+        reach_x,
+        _COARSE_STEP,
+        _OUTLIER_PX,
+        model.part_rows,
+        model.part_cols,
+        model.part_glyph,
+        model.part_label,
+        model.bins,
+        model.ring_rows,
+        model.ring_cols,
+        model.ring_glyph,
     )
     if dot:
         return _dot_verdicts(model, sums)
-    ring = part_sums_kernel(
-        ink, model.ring_rows, model.ring_cols, model.ring_glyph, model.ring_glyph[:, None], final, n
-    )
     return _solid_verdicts(model, sums, ring / np.maximum(model.ring_count, 1))
-
-
-def _fitted(
-    centres: npt.NDArray[np.float64], shifts: npt.NDArray[np.int64], reach: int
-) -> npt.NDArray[np.int64]:
-    """The glyphs' shifts along one axis as a straight line over the line, to the pixel, within ``reach``."""
-    line = robust_line_kernel(centres, shifts.astype(np.float64), _OUTLIER_PX)
-    return np.clip(np.rint(line), -reach, reach).astype(np.int64)
 
 
 def _past_right(model: _LineModel, width: int) -> int:
