@@ -83,7 +83,8 @@ def threshold_tables(
                 rows=tuple(rows),
                 notes=(
                     f"{len(good)} good units and {len(wrong)} wrong prints over four fonts, seed "
-                    f"{CALIBRATION_SEED}; a unit passes when read as printed with no character below.",
+                    f"{CALIBRATION_SEED}; a unit passes when read as printed, no character below the "
+                    "threshold and every character printed whole (completeness).",
                 ),
             )
         )

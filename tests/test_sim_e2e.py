@@ -48,17 +48,13 @@ class TestSimulatedLine:
         assert (report.units, report.lost, report.escapes, report.late) == (80, 0, 0, 0), pipeline
         assert report.counts_match
         assert sum(report.defects_injected.values()) >= 8
-        # Good print mostly passes; the dot-matrix readers still misread a good character now and
-        # then (a false reject, never an escape: docs/benchmarks.md has the rate per pipeline).
+        # Good print mostly passes. The readers still misread or doubt some good dot-matrix
+        # characters, worst in the small 5x7 print of recipe 3 (a false reject, never an escape;
+        # docs/benchmarks.md): the bounds are the rates measured on 200-unit runs, with room.
         good_units = report.units - sum(report.defects_injected.values())
-        assert report.false_rejects <= 0.3 * good_units, (pipeline, report.false_rejects_by_reason)
+        bound = {1: 0.1, 2: 0.35, 3: 0.45, 4: 0.2, 5: 0.15}[recipe]
+        assert report.false_rejects <= bound * good_units, (pipeline, report.false_rejects_by_reason)
 
-    @pytest.mark.xfail(
-        reason="issue 4: the OCR readers' false rejects raise the consecutive-reject alarm, and with the "
-        "link down nobody can reset it, so the PLC holds the conveyor through the outage and no trigger "
-        "falls into it; passes again once the readers pass good print",
-        strict=False,
-    )
     async def test_plc_server_outage_over_s7(self) -> None:
         """The S7 server is down for 2 s mid-run: its units are rejected and counted; the node reconnects."""
         outcome = await run_sim(
