@@ -22,8 +22,23 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vision._ocr_kernels import glyph_frames_kernel, glyph_grid_kernel
+from vision._segnet_kernels import reaching_kernel, segment_runs_kernel, span_ink_kernel
 from vision.binarize import binarize_otsu, otsu_threshold
-from vision.char_features import char_features
+
+# ``_LineFeatures`` is ``char_features`` taken apart, so one line's ink is prepared once for all
+# the boxes read on it; tests/vision/test_segnet.py holds the two equal.
+from vision.char_features import (
+    _BLUR,
+    _MAX_SLOPE,
+    _MIN_WINDOW,
+    _TALL,
+    GRID_COLUMNS,
+    GRID_ROWS,
+    N_FEATURES,
+    _normalised,
+    char_features,
+)
 from vision.components import label_components
 from vision.feature_classifier import FeatureClassifier
 from vision.ocr import CLASSICAL_MODEL
@@ -426,6 +441,47 @@ _Ink = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int64]
 """A crop's ink: component labels, their stats (``label_components``) and the labels that count."""
 
 
+class _LineFeatures:
+    """``char_features`` of one line crop for several sets of boxes, the crop's ink prepared once.
+
+    Combination 2 takes the features of two boxings of a line, and of merged neighbours, with the
+    same levels: the crop's normalised ink is made once, and blurred once per blur width (which
+    follows the cap band fitted to each set of boxes, so a second boxing usually blurs anew), and
+    only the rows asked for are sampled (the merged neighbours, framed among the line's boxes).
+    Each feature is computed as ``char_features`` computes it, to the bit.
+    """
+
+    __slots__ = ("_blurred", "_crop", "_levels", "_normalised")
+
+    def __init__(self, crop: npt.NDArray[np.uint8], levels: tuple[float, float] | None) -> None:
+        self._crop = crop
+        self._levels = levels
+        self._normalised: npt.NDArray[np.float32] | None = None
+        self._blurred: dict[float, npt.NDArray[np.float32]] = {}
+
+    def of(self, boxes: Sequence[Box], *, first: int = 0) -> npt.NDArray[np.float32]:
+        """``char_features(crop, boxes, levels=levels)[first:]``, for boxes inside the crop made
+        by this module (not checked: a box outside the crop reads as no ink there)."""
+        if self._levels is None or not boxes:
+            return char_features(self._crop, boxes, levels=self._levels)[first:]
+        table = np.array(boxes, np.int64)
+        windows, geometry, cap = glyph_frames_kernel(
+            table, self._crop.shape[0], _TALL, _MAX_SLOPE, _MIN_WINDOW
+        )
+        sigma = max(_BLUR * cap, 0.3)
+        blurred = self._blurred.get(sigma)
+        if blurred is None:
+            if self._normalised is None:
+                self._normalised = _normalised(self._crop, *self._levels)
+            blurred = np.ascontiguousarray(cv2.GaussianBlur(self._normalised, (0, 0), sigma), np.float32)
+            self._blurred[sigma] = blurred
+        grid = glyph_grid_kernel(blurred, np.ascontiguousarray(windows[first:]), GRID_ROWS, GRID_COLUMNS)
+        features = np.empty((grid.shape[0], N_FEATURES), np.float32)
+        features[:, : GRID_ROWS * GRID_COLUMNS] = grid.reshape(grid.shape[0], -1)
+        features[:, GRID_ROWS * GRID_COLUMNS :] = geometry[first:]
+        return features
+
+
 @dataclass(frozen=True, slots=True)
 class _SegNetReading:
     """Combination 2's read of a line from one inking of its spans."""
@@ -493,8 +549,9 @@ class SegNetReader:
         net = np.minimum(cut.confidences, [1.0 - space if space <= 0.5 else 1.0 for space in cut.space_after])
         threshold = otsu_threshold(crop)
         levels = ink_levels(crop, threshold=threshold)
+        features = _LineFeatures(crop, levels)
         if levels is None:  # flat: no ink to box, so the net's boxes as they are
-            best = self._read(crop, cut.boxes, None, net)
+            best = self._read(features, cut.boxes, net)
         else:
             ground, ink = levels
             drops = _ink_blobs(crop, threshold, round(ground - _DROP_LEVEL * (ground - ink)), cap_px)
@@ -505,12 +562,12 @@ class SegNetReader:
             readings: list[_SegNetReading] = []
             for inking in inkings:
                 boxes = _span_boxes(*inking(), cut.spans, cap_px, crop.shape, cut.boxes)
-                readings.append(self._read(crop, boxes, levels, net))
+                readings.append(self._read(features, boxes, net))
                 if readings[-1].confidences.min() >= self.min_confidence:
                     break  # read with confidence throughout: keep it
             best = max(readings, key=lambda reading: reading.score)
         boxes, classes, confidences = best.boxes, best.classes, best.confidences.copy()
-        self._doubt_splits(crop, boxes, cut.space_after, confidences, cap_px, levels)
+        self._doubt_splits(features, boxes, cut.space_after, confidences, cap_px)
         chars = []
         for index, box in enumerate(boxes):
             chars.append(
@@ -531,14 +588,10 @@ class SegNetReader:
         return LineRead(chars=tuple(chars))
 
     def _read(
-        self,
-        crop: npt.NDArray[np.uint8],
-        boxes: list[Box],
-        levels: tuple[float, float] | None,
-        net: npt.NDArray[np.float64],
+        self, features: _LineFeatures, boxes: list[Box], net: npt.NDArray[np.float64]
     ) -> _SegNetReading:
         """The line read from one set of boxes, each character no surer than the net is of it."""
-        classes, confidences = self._classifier.classify(char_features(crop, boxes, levels=levels))
+        classes, confidences = self._classifier.classify(features.of(boxes))
         confidences = np.asarray(confidences, np.float64)
         return _SegNetReading(
             boxes=boxes,
@@ -549,12 +602,11 @@ class SegNetReader:
 
     def _doubt_splits(
         self,
-        crop: npt.NDArray[np.uint8],
+        features: _LineFeatures,
         boxes: list[Box],
         space_after: list[float],
         confidences: npt.NDArray[np.float64],
         cap_px: int,
-        levels: tuple[float, float] | None,
     ) -> None:
         """Lower, in place, the confidence of two neighbours in a word that read as one glyph too.
 
@@ -579,8 +631,7 @@ class SegNetReader:
             top, bottom = min(y0, y1), max(y0 + h0, y1 + h1)
             merged.append((x0, top, max(x0 + w0, x1 + w1) - x0, bottom - top))
         # Framed among the line's own boxes, so that the cap band is fitted as for the halves.
-        features = char_features(crop, [*boxes, *merged], levels=levels)[len(boxes) :]
-        _, whole = self._classifier.classify(features)
+        _, whole = self._classifier.classify(features.of([*boxes, *merged], first=len(boxes)))
         for index, sure in zip(pairs, np.asarray(whole, np.float64).tolist(), strict=True):
             confidences[index] = min(confidences[index], 1.0 - sure)
             confidences[index + 1] = min(confidences[index + 1], 1.0 - sure)
@@ -612,37 +663,33 @@ def cut_segments(line: LineInput, probs: npt.NDArray[np.float32]) -> Segments:
     probs : ndarray of float32, shape (3, steps)
         Its posteriors of ``SEGNET_CLASSES``.
     """
-    labels = probs.argmax(axis=0)
-    edges = np.flatnonzero(np.diff(labels)) + 1
-    starts = np.concatenate(([0], edges)).tolist()
-    stops = (np.concatenate((edges, [labels.size])) - 1).tolist()
+    probs = np.ascontiguousarray(probs, np.float32)
+    if probs.ndim != 2 or probs.shape[0] != len(SEGNET_CLASSES):
+        raise ValueError(f"probs has shape {probs.shape}, expected ({len(SEGNET_CLASSES)}, steps)")
+    crop = np.ascontiguousarray(line.crop)
+    spans, inked, confidences, space_after = segment_runs_kernel(
+        probs,
+        crop,
+        float(line.printed_below),
+        float(line.scale),
+        SEGNET_STRIDE,
+        SEGNET_CHARACTER,
+        SEGNET_SPACE,
+    )
     y, cap_px = line.cap_box
-    width = int(line.crop.shape[1])
-    printed = line.crop < line.printed_below  # ``LineInput.ink_box``'s ink, for all the boxes at once
-    inked = np.flatnonzero(printed.any(axis=0))
-    cut = Segments(boxes=[], spans=[], confidences=[], space_after=[])
-    for first, last in zip(starts, stops, strict=True):
-        if labels[first] == SEGNET_CHARACTER:
-            x0 = line.to_crop_x(first * SEGNET_STRIDE)
-            x1 = line.to_crop_x((last + 1) * SEGNET_STRIDE)
-            left, right = max(x0 - 1, 0), min(x1 + 1, width)
-            cols = inked[(inked >= left) & (inked < right)]
-            if cols.size:
-                rows = np.flatnonzero(printed[:, cols[0] : cols[-1] + 1].any(axis=1))
-                box = (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
-            else:
-                box = (min(left, width - 1), y, max(right - left, 1), cap_px)
-            cut.boxes.append(box)
-            cut.spans.append((x0, x1))
-            core = probs[SEGNET_CHARACTER, first : last + 1]
-            cut.confidences.append(float((core[1:-1] if core.size > 2 else core).mean()))
-            cut.space_after.append(0.0)
-        elif cut.boxes and last + 1 < labels.size:
-            space = float(probs[SEGNET_SPACE, first : last + 1].max())
-            cut.space_after[-1] = max(cut.space_after[-1], space)
-    if cut.space_after:
-        cut.space_after[-1] = 0.0
-    return cut
+    width = int(crop.shape[1])
+    boxes: list[Box] = [
+        (x, top, w, h)
+        if w
+        else (min(max(x0 - 1, 0), width - 1), y, max(min(x1 + 1, width) - max(x0 - 1, 0), 1), cap_px)
+        for (x, top, w, h), (x0, x1) in zip(inked.tolist(), spans.tolist(), strict=True)
+    ]
+    return Segments(
+        boxes=boxes,
+        spans=[(x0, x1) for x0, x1 in spans.tolist()],
+        confidences=confidences.tolist(),
+        space_after=space_after.tolist(),
+    )
 
 
 _DOTTED = 2.0
@@ -710,9 +757,7 @@ def _ink_blobs(crop: npt.NDArray[np.uint8], threshold: int, reach: int | None, c
     kept = stats[:, 4] >= _speck_area(cap_px)
     kept[0] = False
     if reach is not None:
-        reaching = np.zeros(kept.size, bool)
-        reaching[labels[crop <= reach]] = True
-        kept &= reaching
+        kept &= reaching_kernel(labels, crop, reach, kept.size)
     return labels, stats, np.flatnonzero(kept)
 
 
@@ -726,37 +771,18 @@ def _span_boxes(
     fallback: Sequence[Box],
 ) -> list[Box]:
     """``glyph_boxes`` of blobs already labelled (``_ink_blobs``) in a crop of ``shape``."""
-    left = stats[blobs, 0].astype(np.int64)
-    right = left + stats[blobs, 2]
     span_left = np.array([x0 for x0, _ in spans], np.int64)
     span_right = np.array([x1 for _, x1 in spans], np.int64)
-    overlap = np.clip(
-        np.minimum(right[:, None], span_right[None, :]) - np.maximum(left[:, None], span_left[None, :]),
-        0,
-        None,
+    shared, extent = span_ink_kernel(
+        stats, blobs, span_left, span_right, _SHARED * cap_px, _NEAR * cap_px, shape[1], shape[0]
     )
-    distance = np.maximum(span_left[None, :] - right[:, None], left[:, None] - span_right[None, :])
-    shared = (overlap >= _SHARED * cap_px).sum(axis=1) > 1
-    near = distance.min(axis=1) <= _NEAR * cap_px
-    owner = np.where(
-        overlap.max(axis=1) > 0, overlap.argmax(axis=1), np.where(near, distance.argmin(axis=1), -1)
-    )
-    owner[shared] = -1
     # Per span: x0, y0, x1, y1 of its ink (empty while x0 > x1).
-    x0 = np.full(len(spans), shape[1], np.int64)
-    y0 = np.full(len(spans), shape[0], np.int64)
-    x1 = np.full(len(spans), -1, np.int64)
-    y1 = np.full(len(spans), -1, np.int64)
-    whole = owner >= 0
-    top = stats[blobs, 1].astype(np.int64)
-    np.minimum.at(x0, owner[whole], left[whole])
-    np.minimum.at(y0, owner[whole], top[whole])
-    np.maximum.at(x1, owner[whole], right[whole])
-    np.maximum.at(y1, owner[whole], (top + stats[blobs, 3])[whole])
+    x0, y0, x1, y1 = (column.tolist() for column in extent.T)
     for row in np.flatnonzero(shared).tolist():
         blob = int(blobs[row])
         bx, by, bw, bh = (int(value) for value in stats[blob, :4])
-        owners = np.flatnonzero(overlap[row] >= _SHARED * cap_px).tolist()
+        overlap = np.minimum(bx + bw, span_right) - np.maximum(bx, span_left)
+        owners = np.flatnonzero(overlap >= _SHARED * cap_px).tolist()
         for span, cut0, cut1 in _cut_blob(labels, blob, (bx, by, bw, bh), owners, spans, cap_px):
             ink = labels[by : by + bh, cut0:cut1] == blob
             rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
@@ -766,7 +792,7 @@ def _span_boxes(
                 x1[span] = max(x1[span], cut0 + int(cols[-1]) + 1)
                 y1[span] = max(y1[span], by + int(rows[-1]) + 1)
     return [
-        (int(x0[index]), int(y0[index]), int(x1[index] - x0[index]), int(y1[index] - y0[index]))
+        (x0[index], y0[index], x1[index] - x0[index], y1[index] - y0[index])
         if x1[index] > x0[index]
         else fallback[index]
         for index in range(len(spans))

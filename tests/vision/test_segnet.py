@@ -15,13 +15,20 @@ import numpy.typing as npt
 import pytest
 
 from simulator.text_samples import LineSample, line_samples
+from vision._segnet_kernels import float32_mean_kernel
 from vision.binarize import otsu_threshold
+from vision.char_features import char_features
+from vision.components import label_components
 from vision.ocr_dl import (
     SEGNET_CHARACTER,
     SEGNET_GAP,
     SEGNET_SPACE,
     SEGNET_STRIDE,
+    LineInput,
+    Segments,
     SegNetReader,
+    _cut_blob,
+    _LineFeatures,
     cut_segments,
     glyph_boxes,
     line_input,
@@ -29,7 +36,7 @@ from vision.ocr_dl import (
 )
 from vision.ocr_types import CharRead, LineRead
 from vision.onnx_models import load_model, recommended_threshold
-from vision.segment import segment_line
+from vision.segment import _CORE_LEVEL, _DROP_LEVEL, _speck_area, ink_levels, segment_line
 
 PX_PER_MM = 10.0
 NODE_FONTS = ("dot5x7", "dot7x9", "tij_sans", "hershey_simplex")
@@ -193,6 +200,158 @@ class TestCutSegments:
             line.to_crop_x(first * SEGNET_STRIDE) for first in (12, 25)
         ]
         assert all(w >= 1 and h >= 1 for _, _, w, h in cut.boxes)  # no ink: the spans' fallback boxes
+
+
+def _cut_segments_per_run(line: LineInput, probs: npt.NDArray[np.float32]) -> Segments:
+    """``cut_segments`` written run by run in numpy, as it was before its kernel."""
+    labels = probs.argmax(axis=0)
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate(([0], edges)).tolist()
+    stops = (np.concatenate((edges, [labels.size])) - 1).tolist()
+    y, cap_px = line.cap_box
+    width = int(line.crop.shape[1])
+    cut = Segments(boxes=[], spans=[], confidences=[], space_after=[])
+    for first, last in zip(starts, stops, strict=True):
+        if labels[first] == SEGNET_CHARACTER:
+            x0 = line.to_crop_x(first * SEGNET_STRIDE)
+            x1 = line.to_crop_x((last + 1) * SEGNET_STRIDE)
+            left, right = max(x0 - 1, 0), min(x1 + 1, width)
+            cut.boxes.append(
+                line.ink_box(left, right) or (min(left, width - 1), y, max(right - left, 1), cap_px)
+            )
+            cut.spans.append((x0, x1))
+            core = probs[SEGNET_CHARACTER, first : last + 1]
+            cut.confidences.append(float((core[1:-1] if core.size > 2 else core).mean()))
+            cut.space_after.append(0.0)
+        elif cut.boxes and last + 1 < labels.size:
+            cut.space_after[-1] = max(cut.space_after[-1], float(probs[SEGNET_SPACE, first : last + 1].max()))
+    if cut.space_after:
+        cut.space_after[-1] = 0.0
+    return cut
+
+
+class TestSharedWork:
+    """The reader's compiled and shared steps give, to the bit, what their plain definitions give."""
+
+    @pytest.mark.parametrize(("index", "font"), list(enumerate(NODE_FONTS)), ids=NODE_FONTS)
+    def test_cut_segments_is_per_run(self, index: int, font: str) -> None:
+        """Spans, ink boxes, confidences (numpy's float32 mean) and spaces, on the net's posteriors
+        and on noise that makes runs of every length."""
+        model = load_model("segnet")
+        rng = np.random.default_rng(2000 + index)
+        for sample in _font_lines(index, font, 4):
+            line = line_input(sample.image, px_per_mm=PX_PER_MM)
+            probs = model.run({"image": line.image})[0][0]
+            noise = rng.random(probs.shape).astype(np.float32) ** 3
+            for posteriors in (probs, noise):
+                assert cut_segments(line, posteriors) == _cut_segments_per_run(line, posteriors)
+
+    def test_core_mean_is_numpys(self) -> None:
+        """The kernel's mean is numpy's float32 mean (pairwise sums), whatever the length."""
+        rng = np.random.default_rng(2010)
+        for length in [*range(1, 40), 127, 128, 129, 255, 256, 1000]:
+            values = rng.random(length + 3).astype(np.float32)
+            assert float32_mean_kernel(values, 3, length + 3) == float(values[3:].mean())
+
+    @pytest.mark.parametrize(("index", "font"), list(enumerate(NODE_FONTS)), ids=NODE_FONTS)
+    def test_line_features_are_char_features(self, index: int, font: str) -> None:
+        """Features of one line's boxes, of its merged neighbours among them, and again (the blurred
+        ink reused) are ``char_features``' of the same boxes."""
+        model = load_model("segnet")
+        for sample in _font_lines(index, font, 3):
+            line = line_input(sample.image, px_per_mm=PX_PER_MM)
+            cut = cut_segments(line, model.run({"image": line.image})[0][0])
+            levels = ink_levels(sample.image)
+            assert levels is not None and len(cut.boxes) >= 2
+            (x0, y0, _, h0), (x1, y1, w1, h1) = cut.boxes[:2]
+            top = min(y0, y1)
+            merged = [*cut.boxes, (x0, top, x1 + w1 - x0, max(y0 + h0, y1 + h1) - top)]
+            features = _LineFeatures(sample.image, levels)
+            for _ in range(2):
+                assert np.array_equal(
+                    features.of(cut.boxes), char_features(sample.image, cut.boxes, levels=levels)
+                )
+                assert np.array_equal(
+                    features.of(merged, first=len(cut.boxes)),
+                    char_features(sample.image, merged, levels=levels)[len(cut.boxes) :],
+                )
+
+    @pytest.mark.parametrize(("index", "font"), list(enumerate(NODE_FONTS)), ids=NODE_FONTS)
+    def test_glyph_boxes_are_per_blob(self, index: int, font: str) -> None:
+        """Both inkings' boxes are those of the ownership rule written in numpy over all blobs."""
+        model = load_model("segnet")
+        for sample in _font_lines(index, font, 4):
+            crop = sample.image
+            line = line_input(crop, px_per_mm=PX_PER_MM)
+            cut = cut_segments(line, model.run({"image": line.image})[0][0])
+            cap = float(line.cap_box[1])
+            threshold = otsu_threshold(crop)
+            levels = ink_levels(crop, threshold=threshold)
+            assert levels is not None
+            ground, ink = levels
+            drops = (threshold, round(ground - _DROP_LEVEL * (ground - ink)))
+            core = (min(max(round(ground - _CORE_LEVEL * (ground - ink)), 0), threshold), None)
+            for level, reach in (drops, core):
+                boxes = glyph_boxes(crop, cut.spans, cap, threshold=level, reach=reach, fallback=cut.boxes)
+                assert boxes == _glyph_boxes_numpy(crop, cut.spans, cap, level, reach, cut.boxes)
+
+
+def _glyph_boxes_numpy(
+    crop: npt.NDArray[np.uint8],
+    spans: list[tuple[int, int]],
+    cap: float,
+    threshold: int,
+    reach: int | None,
+    fallback: list[tuple[int, int, int, int]],
+) -> list[tuple[int, int, int, int]]:
+    """``glyph_boxes`` in numpy, as it was before its kernel."""
+    labels, stats = label_components((crop <= threshold).astype(np.uint8))
+    kept = stats[:, 4] >= _speck_area(cap)
+    kept[0] = False
+    if reach is not None:
+        reaching = np.zeros(kept.size, bool)
+        reaching[labels[crop <= reach]] = True
+        kept &= reaching
+    blobs = np.flatnonzero(kept)
+    left = stats[blobs, 0].astype(np.int64)
+    right = left + stats[blobs, 2]
+    span_left = np.array([x0 for x0, _ in spans])
+    span_right = np.array([x1 for _, x1 in spans])
+    overlap = np.clip(
+        np.minimum(right[:, None], span_right[None, :]) - np.maximum(left[:, None], span_left[None, :]),
+        0,
+        None,
+    )
+    distance = np.maximum(span_left[None, :] - right[:, None], left[:, None] - span_right[None, :])
+    shared = (overlap >= 0.25 * cap).sum(axis=1) > 1
+    near = distance.min(axis=1) <= 0.15 * cap
+    owner = np.where(
+        overlap.max(axis=1) > 0, overlap.argmax(axis=1), np.where(near, distance.argmin(axis=1), -1)
+    )
+    owner[shared] = -1
+    extent = [[crop.shape[1], crop.shape[0], -1, -1] for _ in spans]
+    for row in np.flatnonzero(owner >= 0).tolist():
+        x, y, w, h = stats[blobs[row], :4].tolist()
+        box = extent[owner[row]]
+        box[:] = [min(box[0], x), min(box[1], y), max(box[2], x + w), max(box[3], y + h)]
+    for row in np.flatnonzero(shared).tolist():
+        blob = int(blobs[row])
+        bx, by, bw, bh = stats[blob, :4].tolist()
+        owners = np.flatnonzero(overlap[row] >= 0.25 * cap).tolist()
+        for span, cut0, cut1 in _cut_blob(labels, blob, (bx, by, bw, bh), owners, spans, cap):
+            mask = labels[by : by + bh, cut0:cut1] == blob
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            if rows.size:
+                box = extent[span]
+                box[:] = [
+                    min(box[0], cut0 + int(cols[0])),
+                    min(box[1], by + int(rows[0])),
+                    max(box[2], cut0 + int(cols[-1]) + 1),
+                    max(box[3], by + int(rows[-1]) + 1),
+                ]
+    return [
+        (x0, y0, x1 - x0, y1 - y0) if x1 > x0 else fallback[i] for i, (x0, y0, x1, y1) in enumerate(extent)
+    ]
 
 
 def test_reads_are_line_reads(reader: SegNetReader) -> None:
