@@ -22,8 +22,10 @@ and measures what is there.
   of the line's median. Any share under ``SOLID_MIN_SHARE`` is a missing part. Halves are
   weighed only where the glyph is wide (or tall) enough for a half to hold a stroke.
 
-Each line's glyphs are drawn once and kept (most lines repeat from unit to unit) as flat arrays,
-and one compiled kernel places and measures all of a line's glyphs: 0.35 to 0.6 ms a line.
+A solid font's glyphs are drawn once each and placed in a line's cells; a line's model is kept
+(most lines repeat from unit to unit) as flat arrays, and one compiled kernel places and measures
+all of a line's glyphs: 0.35 to 0.6 ms a line, and 0.6 to 1.5 ms more for a line never seen (a
+serial).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -64,8 +67,8 @@ DROP_PRESENT = 0.4
 SOLID_MIN_SHARE = 0.55
 """A solid glyph (or half of one) holding less than this share of its expected ink is incomplete.
 Measured on 140 in-spec units per font (seeds 300 and 310, frames as ``bench.ocr`` draws them):
-the least complete good character of a unit scores 0.61 at worst (Hershey; TIJ sans 0.74); of 140
-units with 30-60 % of one character missing, 134 (Hershey) and 136 (TIJ) score below."""
+the least complete good character of a unit scores 0.61 at worst (Hershey; TIJ sans 0.62); of 140
+units with 30-60 % of one character missing, 137 (Hershey) and 137 (TIJ) score below."""
 
 # Glyphs are searched this far (cap heights) from their nominal place across, and along, the line:
 # the crop's residual offset and angle (a few px, 1.5 degrees over a long line) plus the print's skew.
@@ -376,79 +379,155 @@ def _dot_model(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _SolidGlyph:
+    """One character of a solid font as the font draws it alone, ready to be placed in a line."""
+
+    box: tuple[int, int]
+    """(x, y) of the template's top-left from its cell's left edge and the capitals' top."""
+    template: npt.NDArray[np.float32]
+    placed: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
+    """rows, cols (in the template) and weights of the pixels that place the glyph."""
+    coarse: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
+    """The same, thinned for the first, coarse search: pixels of at least half ink on even rows and
+    columns (all of at least half ink where that leaves none)."""
+    parts: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+    """rows, cols of the dilated shape's pixels and their (m, 3) part labels (-1: not weighed)."""
+    expected: tuple[float, ...]
+    """The font's ink under the whole shape and each half (NaN: not weighed)."""
+    area: tuple[float, ...]
+    """Pixels of the whole shape and of each half."""
+    keep_off: npt.NDArray[np.bool_]
+    """The shape widened by a pixel more: no glyph's ring may lie on it."""
+    ring: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+    """rows, cols of the box's pixels off its own widened shape: its ring, before the neighbours'
+    shapes are taken off it."""
+
+
+@functools.lru_cache(maxsize=16)
+def _solid_font(layout: PrintLayout, px_per_mm: float) -> dict[str, _SolidGlyph | None]:
+    """The glyphs of one layout and scale drawn so far (filled by ``_solid_model``; a layout is
+    hashed once per line, not once per character)."""
+    return {}
+
+
+def _solid_glyph(char: str, layout: PrintLayout, px_per_mm: float) -> _SolidGlyph | None:
+    """``char`` drawn alone and measured; None for a character without ink.
+
+    A line's glyphs are placed from these at the line's own cells, so a line that was never seen
+    (every serial) costs a placement, not a drawing; the glyph drawn alone may sit up to half a
+    pixel from where the line would draw it, which the placement search takes up.
+    """
+    alone = render_line(char, layout, px_per_mm=px_per_mm)
+    cap = layout.text_height_mm * px_per_mm
+    grow = max(1, round(_DILATE * cap))
+    c0, c1 = alone.cells[0]
+    y_ink, x_ink = np.nonzero(alone.ink[:, c0:c1] > _INKED)
+    if y_ink.size == 0:
+        return None
+    # The glyph's box, widened by the dilation, in ``alone.ink`` pixels (it may reach past it).
+    y0, x0 = int(y_ink.min()) - grow, c0 + int(x_ink.min()) - grow
+    y1, x1 = int(y_ink.max()) + 1 + grow, c0 + int(x_ink.max()) + 1 + grow
+    template = _cut(alone.ink, y0, y1, x0, x1)
+    inked = (template > _INKED).astype(np.uint8)
+    mask = cv2.dilate(inked, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)) > 0
+    keep_off = cv2.dilate(inked, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 3,) * 2)) > 0
+    ty, tx = np.nonzero(template > _PLACED)
+    py, px = np.nonzero(mask)
+    labels, inks = _part_labels(template, mask, py, px, _MIN_HALF_SPAN * cap + 2 * grow)
+    area = [float(py.size)] + [float((labels == k).sum()) for k in (1, 2, 3, 4)]
+    ry, rx = np.nonzero(~keep_off)
+    solid = template[ty, tx] >= 0.5
+    thin = solid & (ty % 2 == 0) & (tx % 2 == 0)
+    thin = thin if thin.any() else solid
+    for array in (template, keep_off):
+        array.setflags(write=False)
+    return _SolidGlyph(
+        box=(x0 - c0, y0 - alone.anchor[1]),
+        template=template,
+        placed=(ty.astype(np.int64), tx.astype(np.int64), template[ty, tx]),
+        coarse=(ty[thin].astype(np.int64), tx[thin].astype(np.int64), template[ty[thin], tx[thin]]),
+        parts=(py.astype(np.int64), px.astype(np.int64), labels),
+        expected=tuple(inks),
+        area=tuple(area),
+        keep_off=keep_off,
+        ring=(ry.astype(np.int64), rx.astype(np.int64)),
+    )
+
+
 def _solid_model(
     expected: str, layout: PrintLayout, px_per_mm: float, cap: float, margin: tuple[int, int]
 ) -> _LineModel:
+    # The line's cells as the font lays it out; each glyph is placed in its cell.
     nominal = render_line(expected, layout, px_per_mm=px_per_mm)
-    grow = max(1, round(_DILATE * cap))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    # Nominal pixel (u, v) lies at crop pixel (u - anchor + margin).
-    offset_x, offset_y = margin[0] - nominal.anchor[0], margin[1] - nominal.anchor[1]
-    min_span = _MIN_HALF_SPAN * cap + 2 * grow
-    indices: list[int] = []
-    rows: list[npt.NDArray[np.int64]] = []
-    cols: list[npt.NDArray[np.int64]] = []
-    weights: list[npt.NDArray[np.float32]] = []
-    part_rows: list[npt.NDArray[np.int64]] = []
-    part_cols: list[npt.NDArray[np.int64]] = []
-    part_label: list[npt.NDArray[np.int64]] = []
-    expected_ink: list[list[float]] = []
-    areas: list[list[float]] = []
-    ring_rows: list[npt.NDArray[np.int64]] = []
-    ring_cols: list[npt.NDArray[np.int64]] = []
-    ring_glyph: list[npt.NDArray[np.int64]] = []
-    centres: list[float] = []
-    # Off every glyph's shape, with a pixel to spare: what is left of a glyph's box is carton.
-    wider = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 3, 2 * grow + 3))
-    shapes = cv2.dilate((nominal.ink > _INKED).astype(np.uint8), wider).astype(np.float32)
-    for index, (char, (c0, c1)) in enumerate(zip(expected, nominal.cells, strict=True)):
-        cell = nominal.ink[:, c0:c1]
-        if char == " " or not (cell > _INKED).any():
+    placed: list[tuple[int, int, int, _SolidGlyph]] = []
+    font = _solid_font(layout, px_per_mm)
+    for index, (char, (c0, _)) in enumerate(zip(expected, nominal.cells, strict=True)):
+        if char == " ":
             continue
-        g = len(indices)
-        indices.append(index)
-        # The glyph's box, widened by the dilation, in ``nominal.ink`` pixels (it may reach past it).
-        y_ink, x_ink = np.nonzero(cell > _INKED)
-        y0, x0 = int(y_ink.min()) - grow, c0 + int(x_ink.min()) - grow
-        y1, x1 = int(y_ink.max()) + 1 + grow, c0 + int(x_ink.max()) + 1 + grow
-        template = _cut(nominal.ink, y0, y1, x0, x1)
-        mask = cv2.dilate((template > _INKED).astype(np.uint8), kernel) > 0
-        ty, tx = np.nonzero(template > _PLACED)
-        rows.append(ty + y0 + offset_y)
-        cols.append(tx + x0 + offset_x)
-        weights.append(template[ty, tx])
-        centres.append(x0 + offset_x + template.shape[1] / 2)
-        py, px = np.nonzero(mask)
-        part_rows.append(py + y0 + offset_y)
-        part_cols.append(px + x0 + offset_x)
-        labels, inks = _part_labels(template, mask, py, px, min_span)
-        part_label.append(np.where(labels >= 0, labels + 5 * g, -1))
-        expected_ink.append(inks)
-        areas.append([float((labels[:, 0] == 0).sum())] + [float((labels == k).sum()) for k in (1, 2, 3, 4)])
-        ry, rx = np.nonzero(_cut(shapes, y0, y1, x0, x1) == 0)
-        ring_rows.append(ry + y0 + offset_y)
-        ring_cols.append(rx + x0 + offset_x)
-        ring_glyph.append(np.full(ry.size, g, np.int64))
-    starts = np.cumsum([0, *(r.size for r in rows)]).astype(np.int64)
-    labels = np.concatenate([np.zeros((0, 3), np.int64), *part_label])
-    # A half that is not weighed counts into one spare bin past the glyphs'.
-    labels[labels < 0] = 5 * len(indices)
-    all_ring_glyph = np.concatenate([np.zeros(0, np.int64), *ring_glyph])
-    all_rows = np.concatenate([np.zeros(0, np.int64), *rows]).astype(np.int64)
-    all_cols = np.concatenate([np.zeros(0, np.int64), *cols]).astype(np.int64)
-    all_weights = np.concatenate([np.zeros(0, np.float32), *weights]).astype(np.float32)
-    all_part_rows = np.concatenate([np.zeros(0, np.int64), *part_rows]).astype(np.int64)
-    all_part_cols = np.concatenate([np.zeros(0, np.int64), *part_cols]).astype(np.int64)
+        if char not in font:
+            # Two vision workers may both draw a new character; either result is the same.
+            font[char] = _solid_glyph(char, layout, px_per_mm)
+        glyph = font[char]
+        if glyph is not None:
+            # The capitals' top-left of the line sits at the crop's margins.
+            x = c0 - nominal.anchor[0] + margin[0] + glyph.box[0]
+            y = margin[1] + glyph.box[1]
+            placed.append((index, x, y, glyph))
+    n = len(placed)
+    glyphs = [g for _, _, _, g in placed]
+    xs = np.array([x for _, x, _, _ in placed], np.int64)
+    ys = np.array([y for _, _, y, _ in placed], np.int64)
+
+    def spread(
+        arrays: list[npt.NDArray[Any]], dtype: type[np.generic] = np.int64
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """The glyphs' arrays one after the other, and the glyph of each entry."""
+        sizes = np.array([a.shape[0] for a in arrays], np.int64)
+        return _joined(arrays, dtype), np.repeat(np.arange(n, dtype=np.int64), sizes)
+
+    ty, of_placed = spread([g.placed[0] for g in glyphs])
+    tx, _ = spread([g.placed[1] for g in glyphs])
+    weights, _ = spread([g.placed[2] for g in glyphs], np.float32)
+    cy, of_coarse = spread([g.coarse[0] for g in glyphs])
+    cx, _ = spread([g.coarse[1] for g in glyphs])
+    coarse_weights, _ = spread([g.coarse[2] for g in glyphs], np.float32)
+    py, of_part = spread([g.parts[0] for g in glyphs])
+    px, _ = spread([g.parts[1] for g in glyphs])
+    labels = np.concatenate([np.zeros((0, 3), np.int64), *(g.parts[2] for g in glyphs)])
+    # Each glyph's parts in its own five bins; a half not weighed in one spare bin past them all.
+    labels = np.where(labels >= 0, labels + 5 * of_part[:, None], 5 * n)
+    # A ring pixel on any glyph's widened shape is not carton: every shape on one canvas.
+    low_x, low_y = int(xs.min(initial=0)), int(ys.min(initial=0))
+    high_x = max((x + g.template.shape[1] for _, x, _, g in placed), default=1)
+    high_y = max((y + g.template.shape[0] for _, _, y, g in placed), default=1)
+    shapes = np.zeros((high_y - low_y, high_x - low_x), np.bool_)
+    for _, x, y, glyph in placed:
+        h, w = glyph.template.shape
+        shapes[y - low_y : y - low_y + h, x - low_x : x - low_x + w] |= glyph.keep_off
+    ry, of_ring = spread([g.ring[0] for g in glyphs])
+    rx, _ = spread([g.ring[1] for g in glyphs])
+    ry, rx = ry + ys[of_ring], rx + xs[of_ring]
+    carton = ~shapes[ry - low_y, rx - low_x]
+    ry, rx, of_ring = ry[carton], rx[carton], of_ring[carton]
+    all_rows, all_cols = ty + ys[of_placed], tx + xs[of_placed]
+    all_part_rows, all_part_cols = py + ys[of_part], px + xs[of_part]
+    starts = np.searchsorted(of_placed, np.arange(n + 1)).astype(np.int64)
     return _LineModel(
-        indices=tuple(indices),
-        chars="".join(expected[i] for i in indices),
+        indices=tuple(index for index, _, _, _ in placed),
+        chars="".join(expected[index] for index, _, _, _ in placed),
         rows=all_rows,
         cols=all_cols,
-        weights=all_weights,
+        weights=weights,
         starts=starts,
-        coarse=_thinned(all_rows, all_cols, all_weights, starts),
+        coarse=(
+            cy + ys[of_coarse],
+            cx + xs[of_coarse],
+            coarse_weights,
+            np.searchsorted(of_coarse, np.arange(n + 1)).astype(np.int64),
+        ),
         pitch=0.0,
-        centres=np.array(centres, np.float64),
+        centres=(xs + np.array([g.template.shape[1] for g in glyphs], np.int64) / 2).astype(np.float64),
         reach=_reach(
             np.concatenate([all_rows, all_part_rows]),
             np.concatenate([all_cols, all_part_cols]),
@@ -456,35 +535,23 @@ def _solid_model(
         ),
         part_rows=all_part_rows,
         part_cols=all_part_cols,
-        part_glyph=labels[:, 0] // 5,
+        part_glyph=of_part,
         part_label=labels,
-        bins=5 * len(indices) + 1,
-        expected=np.array(expected_ink, np.float64).reshape(len(indices), 5),
-        part_area=np.array(areas, np.float64).reshape(len(indices), 5),
-        ring_rows=np.concatenate([np.zeros(0, np.int64), *ring_rows]).astype(np.int64),
-        ring_cols=np.concatenate([np.zeros(0, np.int64), *ring_cols]).astype(np.int64),
-        ring_glyph=all_ring_glyph,
-        ring_count=np.bincount(all_ring_glyph, minlength=len(indices)),
+        bins=5 * n + 1,
+        expected=np.array([g.expected for g in glyphs], np.float64).reshape(n, 5),
+        part_area=np.array([g.area for g in glyphs], np.float64).reshape(n, 5),
+        ring_rows=ry,
+        ring_cols=rx,
+        ring_glyph=of_ring,
+        ring_count=np.bincount(of_ring, minlength=n),
         neighbours=np.zeros((0, 2), np.int64),
         drop_glyph=np.zeros(0, np.int64),
     )
 
 
-def _thinned(
-    rows: npt.NDArray[np.int64],
-    cols: npt.NDArray[np.int64],
-    weights: npt.NDArray[np.float32],
-    starts: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """The templates' pixels of at least half ink on even rows and columns (a glyph with none keeps
-    its inked pixels), as rows, cols, weights, starts."""
-    glyph = np.repeat(np.arange(starts.size - 1), np.diff(starts))
-    inked = weights >= 0.5
-    keep = inked & (rows % 2 == 0) & (cols % 2 == 0)
-    bare = np.bincount(glyph[keep], minlength=starts.size - 1) == 0
-    keep |= inked & bare[glyph]
-    thin_starts = np.searchsorted(glyph[keep], np.arange(starts.size)).astype(np.int64)
-    return rows[keep], cols[keep], weights[keep], thin_starts
+def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """The arrays one after the other (an empty array of ``dtype`` when there are none)."""
+    return np.concatenate([np.zeros(0, dtype), *parts]).astype(dtype, copy=False)
 
 
 def _reach(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64], height: int) -> int:
