@@ -26,10 +26,12 @@ class TestRunner:
         assert len(verdicts) == run.plc.counts.triggered == 40
         assert verdicts.count("good") == run.plc.counts.passed
         assert verdicts.count("rejected") == run.plc.counts.rejected
-        # Good print only: nothing rejects it but a character the reader is unsure of (the readers'
-        # calibration, issue 4: measured 19 of 40 passed) or a rare unreadable render.
-        assert all(d.reasons <= {Reason.PRINT_ILLEGIBLE, Reason.NO_READ} for d in run.collector.decisions)
-        assert run.plc.counts.passed >= 10
+        # Good print only: nothing rejects it but a character the reader is unsure of, one the
+        # completeness check measures short (both rare: measured 39 of 40 passed) or a rare
+        # unreadable render.
+        allowed = {Reason.PRINT_ILLEGIBLE, Reason.PRINT_INCOMPLETE, Reason.NO_READ}
+        assert all(d.reasons <= allowed for d in run.collector.decisions)
+        assert run.plc.counts.passed >= 30
         assert run.runner.stats.cycles > 0
 
     @pytest.mark.slow
