@@ -22,6 +22,7 @@ from node.job import Job
 from simulator.inprocess import EXPIRY, LOT, Link, run_line
 from simulator.plc_servers import PROTOCOLS
 from simulator.report import percentiles
+from vision.print_check import PrintCheck
 from vision.result import InspectionResult
 
 VISION_MS = 5.0
@@ -47,7 +48,15 @@ class StubVision:
         ais = {"01": job.recipe.gtin, "17": EXPIRY, "10": LOT, "21": serial}
         return (
             InspectionResult(
-                position="P1", code_found=True, gs1=MappingProxyType(ais), ocv_ok=True, grade=4.0
+                position="P1",
+                code_found=True,
+                gs1=MappingProxyType(ais),
+                ocv_ok=True,
+                grade=4.0,
+                # The print read and whole: a result without a print check is a reject (not inspected).
+                print_check=PrintCheck(
+                    fields=(), lines_read=(), mismatched=frozenset(), illegible=frozenset()
+                ),
             ),
         )
 
