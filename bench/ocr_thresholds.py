@@ -1,8 +1,8 @@
 """The confidence threshold's trade-off per OCR pipeline, on whole frames: good units passed
 against wrong prints accepted, threshold by threshold.
 
-`python -m bench.ocr_thresholds [PIPELINE ...]` prints one table per pipeline. The frames are
-drawn like the held-back set of `bench.ocr` but from seed 300 (a training-side seed, so a
+`python -m bench.ocr_thresholds [--markdown FILE] [PIPELINE ...]` prints one table per pipeline.
+The frames are drawn like the held-back set of `bench.ocr` but from seed 300 (a training-side seed, so a
 threshold chosen here is not tuned on the benchmark's own frames). A unit passes at a threshold
 when every line reads as the code says, no character is below it and every character is printed
 whole (``vision.print_completeness``, as the recipe measures it).
@@ -10,9 +10,13 @@ whole (``vision.print_completeness``, as the recipe measures it).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
 
 from bench import ocr
 from bench.tables import BenchTable
@@ -91,10 +95,25 @@ def threshold_tables(
     return tables
 
 
-if __name__ == "__main__":
-    from rich.console import Console
-
-    names = sys.argv[1:] or list(OCR_PIPELINES)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the tables; ``--markdown FILE`` also writes them as Markdown."""
+    parser = argparse.ArgumentParser(prog="python -m bench.ocr_thresholds", description=__doc__)
+    parser.add_argument(
+        "pipelines", nargs="*", metavar="PIPELINE", help=f"{', '.join(OCR_PIPELINES)} (default: all)"
+    )
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the tables here")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.pipelines) - set(OCR_PIPELINES))
+    if unknown:
+        parser.error(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(OCR_PIPELINES)}")
+    tables = threshold_tables(args.pipelines or list(OCR_PIPELINES))
     console = Console(width=140)
-    for table in threshold_tables(names):
+    for table in tables:
         console.print(table.rich())
+    if args.markdown is not None:
+        args.markdown.write_text("\n\n".join(table.markdown() for table in tables) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
