@@ -88,33 +88,36 @@ def _recipe(font: str, index: int) -> Recipe:
     return base.model_copy(update={"print_layout": layout})
 
 
-def held_back_set(plan: OcrPlan) -> list[Sample]:
-    """Render the set: per font, good units then wrong prints, each decoded once."""
+def held_back_set(
+    plan: OcrPlan, *, seed: int = HELD_BACK_SEED, wrong_prints: Sequence[Defect] = WRONG_PRINTS
+) -> list[Sample]:
+    """Render the set: per font, good units then wrong prints, each decoded once. Another ``seed``
+    (below 1000: a training-side one) draws a calibration set the same way."""
     samples = []
     for index, font in enumerate(FONTS):
         recipe = _recipe(font, index)
         px_per_mm = recipe.inspection.px_per_mm
         for wrong, count in ((False, plan.good_per_font), (True, plan.wrong_per_font)):
-            seed = HELD_BACK_SEED + 10 * index + int(wrong)
+            font_seed = seed + 10 * index + int(wrong)
             serials = generate_serials(
-                random.Random(seed), count + 1, length=12, alphabet=SERIAL_ALPHABET, exclude=set()
+                random.Random(font_seed), count + 1, length=12, alphabet=SERIAL_ALPHABET, exclude=set()
             )
-            draw = random.Random(seed)
+            draw = random.Random(font_seed)
             lot = (
                 "".join(draw.choices(_LOT_ALPHABET, k=3))
                 + f"{draw.randrange(100):02d}"
                 + "".join(draw.choices(_LOT_ALPHABET, k=3))
             )
             printer = Printer(
-                seed=seed,
+                seed=font_seed,
                 gtin=recipe.gtin,
                 lot=lot,
                 expiry_yymmdd=_EXPIRY,
                 serials=serials,
                 defect_rate=1.0 if wrong else 0.0,
-                defects=WRONG_PRINTS,
+                defects=tuple(wrong_prints),
             )
-            rng = np.random.default_rng(seed)
+            rng = np.random.default_rng(font_seed)
             for n in range(count):
                 unit = printer.next_unit(n + 1)
                 frame = render_unit(unit, recipe.print_layout, px_per_mm=px_per_mm, rng=rng)

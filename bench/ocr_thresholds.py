@@ -58,12 +58,8 @@ def threshold_tables(
     pipelines: Sequence[str], *, good_per_font: int = 40, wrong_per_font: int = 40
 ) -> list[BenchTable]:
     """One table per pipeline: for each threshold, good units passed and wrong prints accepted by kind."""
-    previous = ocr.HELD_BACK_SEED
-    ocr.HELD_BACK_SEED = CALIBRATION_SEED
-    try:
-        samples = ocr.held_back_set(ocr.OcrPlan(good_per_font=good_per_font, wrong_per_font=wrong_per_font))
-    finally:
-        ocr.HELD_BACK_SEED = previous
+    plan = ocr.OcrPlan(good_per_font=good_per_font, wrong_per_font=wrong_per_font)
+    samples = ocr.held_back_set(plan, seed=CALIBRATION_SEED)
     tables = []
     for name in pipelines:
         units = _units(name, samples)
