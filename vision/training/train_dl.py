@@ -39,6 +39,7 @@ from vision.ocr_types import LineRead, LineReader
 from vision.onnx_models import MODEL_SPECS, MODELS_DIR, ModelSpec, OnnxModel
 from vision.segment import segment_characters
 from vision.training import charcnn, crnn, segnet
+from vision.training.align import align
 from vision.training.data import (
     FONTS,
     RESERVED_SEEDS_FROM,
@@ -290,26 +291,7 @@ def align_in_place(read: LineRead, line: TrainingLine) -> list[tuple[int | None,
         away = ink is not None and text[i] != " " and not ink[0] <= box[0] + box[2] / 2 <= ink[0] + ink[2]
         return float(text[i] != truth[j]) + misplaced * away
 
-    cost = np.zeros((rows, cols))
-    cost[:, 0], cost[0, :] = np.arange(rows), np.arange(cols)
-    for i in range(1, rows):
-        for j in range(1, cols):
-            cost[i, j] = min(
-                cost[i - 1, j] + 1, cost[i, j - 1] + 1, cost[i - 1, j - 1] + pair_cost(i - 1, j - 1)
-            )
-    pairs: list[tuple[int | None, int | None]] = []
-    i, j = len(text), len(truth)
-    while i or j:
-        if i and j and math.isclose(cost[i, j], cost[i - 1, j - 1] + pair_cost(i - 1, j - 1)):
-            pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif i and math.isclose(cost[i, j], cost[i - 1, j] + 1):
-            pairs.append((i - 1, None))
-            i -= 1
-        else:
-            pairs.append((None, j - 1))
-            j -= 1
-    return pairs[::-1]
+    return align(text, truth, pair_cost)
 
 
 @dataclass(frozen=True, slots=True)
