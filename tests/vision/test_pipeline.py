@@ -66,8 +66,8 @@ class TestEveryPipeline:
     def test_good_units_are_read(self, pipeline: str) -> None:
         """In-spec print is read field by field as printed (best guesses; seeds never trained on).
 
-        Whether the fields also clear the reader's confidence threshold is not asserted: that is
-        the open calibration problem of issue 4 (docs/benchmarks.md).
+        A reader may still be unsure of a good character (a false reject: classical and
+        combination2 often are on dot matrix, docs/benchmarks.md); nothing else may reject.
         """
         recipe = _recipe(pipeline)
         units = _units(4)
