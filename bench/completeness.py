@@ -22,9 +22,7 @@ from bench import ocr
 from bench.tables import BenchTable, ms
 from simulator.report import percentiles
 from simulator.units import Defect
-from vision.gs1 import parse_element_string
 from vision.print_completeness import extra_rows, line_completeness
-from vision.print_text import print_lines
 from vision.text_region import extract_lines
 
 __all__ = ["completeness_table"]
@@ -47,10 +45,7 @@ def _measure(samples: Sequence[ocr.Sample], tallies: dict[str, _Tally]) -> None:
             continue
         recipe = sample.recipe
         layout, px_per_mm = recipe.print_layout, recipe.inspection.px_per_mm
-        ais = dict(parse_element_string(sample.code.text).ais)
-        expected = print_lines(
-            layout, gtin=ais["01"], serial=ais["21"], lot=ais["10"], expiry_yymmdd=ais["17"]
-        )
+        expected = ocr.expected_lines(sample)
         extra = extra_rows(px_per_mm)
         t0 = time.perf_counter()
         crops = extract_lines(

@@ -48,6 +48,7 @@ __all__ = [
     "OcrPlan",
     "Sample",
     "SampleRead",
+    "expected_lines",
     "held_back_set",
     "ocr_tables",
     "read_sample",
@@ -154,16 +155,22 @@ class SampleRead:
         )
 
 
+def expected_lines(sample: Sample) -> tuple[str, ...]:
+    """What the sample's lines must say by its code's data (``sample.code`` must be set)."""
+    assert sample.code is not None
+    ais = dict(parse_element_string(sample.code.text).ais)
+    return print_lines(
+        sample.recipe.print_layout, gtin=ais["01"], serial=ais["21"], lot=ais["10"], expiry_yymmdd=ais["17"]
+    )
+
+
 def read_sample(sample: Sample, reader: LineReader) -> SampleRead:
     """What the sample's lines must say by its code, what ``reader`` reads on them as the node cuts
     them out, and how complete each character is (as the recipe measures it; ``sample.code`` must
     be set)."""
     assert sample.code is not None
     recipe = sample.recipe
-    ais = dict(parse_element_string(sample.code.text).ais)
-    expected = print_lines(
-        recipe.print_layout, gtin=ais["01"], serial=ais["21"], lot=ais["10"], expiry_yymmdd=ais["17"]
-    )
+    expected = expected_lines(sample)
     reads, completeness = read_print(
         sample.frame,
         sample.code.corners,

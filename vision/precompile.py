@@ -10,7 +10,6 @@ the completeness check are compiled and cached.
 
 from __future__ import annotations
 
-import sys
 import time
 
 from node.job import Job
@@ -36,4 +35,3 @@ if __name__ == "__main__":
     print(
         "numba kernels compiled and cached: " + ", ".join(f"recipe {n} {s:.1f} s" for n, s in times.items())
     )
-    sys.exit(0)

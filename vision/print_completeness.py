@@ -136,6 +136,8 @@ class _LineModel:
     """Dot-matrix: the drop pitch in px. Solid: 0."""
     reach: int
     """How far (px) the templates and parts reach beyond a crop of the line's height (0 if not)."""
+    rightmost: int
+    """The rightmost crop column any template or part reads."""
     part_rows: npt.NDArray[np.int64]
     """Solid: crop pixels of every measured part (the dilated glyph, its halves); dot-matrix: the
     drop centres (the template's own pixels)."""
@@ -159,8 +161,6 @@ class _LineModel:
     """Solid: pixels in each glyph's ring."""
     neighbours: npt.NDArray[np.int64]
     """Dot-matrix: (k, 2) drop numbers (over the line) of grid-neighbour pairs within a glyph."""
-    drop_glyph: npt.NDArray[np.int64]
-    """Dot-matrix: the glyph of each drop."""
 
 
 def extra_rows(px_per_mm: float) -> int:
@@ -212,7 +212,7 @@ def line_completeness(
     dot = layout.font in DOT_FONTS
     reach_y, reach_x = max(2, round(_SEARCH_Y * cap)), max(2, round(_SEARCH_X * cap))
     # Room for the search, the last pixel and templates reaching past the crop (a glyph at its edge).
-    pad = max(reach_y, reach_x) + 2 + max(model.reach, _past_right(model, crop.shape[1]))
+    pad = max(reach_y, reach_x) + 2 + max(model.reach, model.rightmost - crop.shape[1] + 1)
     ink: npt.NDArray[np.float32] = np.ascontiguousarray(
         cv2.copyMakeBorder(
             _ink(crop, cap, pitch=model.pitch), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0
@@ -250,11 +250,6 @@ def line_completeness(
     return _solid_verdicts(model, sums, ring / np.maximum(model.ring_count, 1))
 
 
-def _past_right(model: _LineModel, width: int) -> int:
-    """How far (px) the line's templates reach past the right edge of a crop ``width`` wide."""
-    return max(0, int(model.cols.max(initial=0)) - width + 1, int(model.part_cols.max(initial=0)) - width + 1)
-
-
 def _ink(crop: npt.NDArray[np.uint8], cap: float, *, pitch: float) -> npt.NDArray[np.float32]:
     """Ink darkness in grey levels above the carton.
 
@@ -279,9 +274,9 @@ def _dot_verdicts(model: _LineModel, drops: npt.NDArray[np.float64]) -> tuple[Ch
     present = drops >= max(DROP_PRESENT * float(np.median(drops)), DROP_PRESENT * MIN_INK)
     pairs = model.neighbours
     broken = np.zeros(len(model.indices), np.bool_)
-    broken[model.drop_glyph[pairs[:, 0][~present[pairs[:, 0]] & ~present[pairs[:, 1]]]]] = True
-    counts = np.bincount(model.drop_glyph, minlength=len(model.indices))
-    shown = np.bincount(model.drop_glyph, weights=present, minlength=len(model.indices))
+    broken[model.part_glyph[pairs[:, 0][~present[pairs[:, 0]] & ~present[pairs[:, 1]]]]] = True
+    counts = np.bincount(model.part_glyph, minlength=len(model.indices))
+    shown = np.bincount(model.part_glyph, weights=present, minlength=len(model.indices))
     share = shown / np.maximum(counts, 1)
     return tuple(
         CharCompleteness(
@@ -363,6 +358,7 @@ def _dot_model(
         pitch=line.pitch,
         centres=centres,
         reach=_reach(rows, cols, height),
+        rightmost=int(cols.max(initial=0)),
         part_rows=rows,
         part_cols=cols,
         part_glyph=drop_glyph,
@@ -375,7 +371,6 @@ def _dot_model(
         ring_glyph=np.zeros(0, np.int64),
         ring_count=np.zeros(len(indices), np.int64),
         neighbours=np.concatenate([np.zeros((0, 2), np.int64), *pairs]),
-        drop_glyph=drop_glyph,
     )
 
 
@@ -533,6 +528,7 @@ def _solid_model(
             np.concatenate([all_cols, all_part_cols]),
             round(cap) + 2 * margin[1],
         ),
+        rightmost=int(max(all_cols.max(initial=0), all_part_cols.max(initial=0))),
         part_rows=all_part_rows,
         part_cols=all_part_cols,
         part_glyph=of_part,
@@ -545,7 +541,6 @@ def _solid_model(
         ring_glyph=of_ring,
         ring_count=np.bincount(of_ring, minlength=n),
         neighbours=np.zeros((0, 2), np.int64),
-        drop_glyph=np.zeros(0, np.int64),
     )
 
 
