@@ -164,10 +164,11 @@ def expected_lines(sample: Sample) -> tuple[str, ...]:
     )
 
 
-def read_sample(sample: Sample, reader: LineReader) -> SampleRead:
+def read_sample(sample: Sample, reader: LineReader, *, min_confidence: float | None = None) -> SampleRead:
     """What the sample's lines must say by its code, what ``reader`` reads on them as the node cuts
     them out, and how complete each character is (as the recipe measures it; ``sample.code`` must
-    be set)."""
+    be set). ``min_confidence``: the threshold the reads will be judged at (``LineReader.read_line``;
+    ``None``: the reader's own)."""
     assert sample.code is not None
     recipe = sample.recipe
     expected = expected_lines(sample)
@@ -179,6 +180,7 @@ def read_sample(sample: Sample, reader: LineReader) -> SampleRead:
         px_per_mm=recipe.inspection.px_per_mm,
         reader=reader,
         completeness=recipe.inspection.ocr.completeness,
+        min_confidence=min_confidence,
     )
     return SampleRead(expected=expected, reads=reads, completeness=completeness)
 
@@ -207,10 +209,16 @@ def _score_pipeline(name: str, samples: Sequence[Sample]) -> tuple[_Score, list[
         if sample.code is None:
             score.unread += 1
             continue
-        t0 = time.perf_counter()
-        found = read_sample(sample, reader)
-        checks = {t: found.check(recipe.print_layout, t) for t in thresholds}
-        times.append((time.perf_counter() - t0) * 1000)
+        # Read as the node reads at each threshold: a two-pass reader stops at the threshold.
+        checks = {}
+        for t in thresholds:
+            t0 = time.perf_counter()
+            read_at = read_sample(sample, reader, min_confidence=t)
+            checks[t] = read_at.check(recipe.print_layout, t)
+            if t == OPERATING_THRESHOLD:  # what the line runs
+                times.append((time.perf_counter() - t0) * 1000)
+            if t == reader.min_confidence:
+                found = read_at
         if unit.defect is None:
             printed = print_lines(recipe.print_layout, **unit.printed_fields)
             for read, truth in zip(found.reads, printed, strict=True):
@@ -276,8 +284,8 @@ def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
             f"prints ({', '.join(d.value for d in WRONG_PRINTS)}); {unread} code(s) not decoded. "
             "Lots are random letters and digits (I/1 and O/0 included); dot5x7 and tij_sans print "
             "the expiry as DD.MM.YYYY, the others as YYYY-MM.",
-            "Time per unit: cutting the lines out of the frame, reading all four, measuring each "
-            "character's completeness, checking the fields.",
+            "Time per unit, at the operating threshold: cutting the lines out of the frame, reading "
+            "all four, measuring each character's completeness, checking the fields.",
             "Units judged as the node judges them (fields, confidence, completeness) at two confidence "
             "thresholds: the model card's (no wrong character on clean validation crops) and "
             f"{OPERATING_THRESHOLD:g}, the example recipes'. Field accuracy at the card's.",

@@ -77,7 +77,7 @@ class ClassicalReader:
     min_confidence : float, default 0.99
         The confidence threshold to verify reads with (the model card's recommended threshold,
         which ``make_reader`` and ``from_model`` pass); also where reading stops after the first
-        segmentation.
+        segmentation when ``read_line`` is given no threshold of its own.
     """
 
     name = "classical"
@@ -120,8 +120,14 @@ class ClassicalReader:
             raise ValueError(f"{card} gives no validation.recommended_threshold: {error}") from None
         return cls(FeatureClassifier.load(path), min_confidence=threshold)
 
-    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
+    def read_line(
+        self, crop: npt.NDArray[np.uint8], *, px_per_mm: float, min_confidence: float | None = None
+    ) -> LineRead:
         """Read one line crop (see ``vision.ocr_types`` for its convention).
+
+        The other segmentation is read only when the likelier one leaves a character below
+        ``min_confidence`` (``None``: ``self.min_confidence``), the threshold the line will be
+        judged at.
 
         Raises
         ------
@@ -139,12 +145,13 @@ class ClassicalReader:
                 f"{text_height_mm * px_per_mm:.1f} px (margins {LINE_MARGIN_Y_MM} mm), expected >= 8"
             )
         cap = text_height_mm * px_per_mm
+        stop_at = self.min_confidence if min_confidence is None else min_confidence
         best: _Reading | None = None
         for reading in segmentation_readings(crop, px_per_mm=px_per_mm, text_height_mm=text_height_mm):
             read = self._read(crop, reading(), cap)
             if best is None or read.score > best.score:
                 best = read
-            if read.min_confidence >= self.min_confidence:
+            if read.min_confidence >= stop_at:
                 break  # the likelier reading is read with confidence throughout: keep it
         assert best is not None  # segmentation_readings returns at least one
         return best.line(self._classifier.classes)

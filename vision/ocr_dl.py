@@ -260,8 +260,11 @@ class CtcReader:
         self._model = model
         self.min_confidence = min_confidence
 
-    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
-        """Read one line crop (see ``vision.ocr_types`` for its convention).
+    def read_line(
+        self, crop: npt.NDArray[np.uint8], *, px_per_mm: float, min_confidence: float | None = None
+    ) -> LineRead:
+        """Read one line crop (see ``vision.ocr_types`` for its convention); one pass, so
+        ``min_confidence`` changes nothing.
 
         Raises
         ------
@@ -376,8 +379,11 @@ class CharCnnReader:
         self._model = model
         self.min_confidence = min_confidence
 
-    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
-        """Read one line crop (see ``vision.ocr_types`` for its convention).
+    def read_line(
+        self, crop: npt.NDArray[np.uint8], *, px_per_mm: float, min_confidence: float | None = None
+    ) -> LineRead:
+        """Read one line crop (see ``vision.ocr_types`` for its convention); one pass, so
+        ``min_confidence`` changes nothing.
 
         Raises
         ------
@@ -532,14 +538,20 @@ class SegNetReader:
         self._classifier = classifier
         self.min_confidence = min_confidence
 
-    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
+    def read_line(
+        self, crop: npt.NDArray[np.uint8], *, px_per_mm: float, min_confidence: float | None = None
+    ) -> LineRead:
         """Read one line crop (see ``vision.ocr_types`` for its convention).
+
+        The second boxing is read only when the first leaves a character below ``min_confidence``
+        (``None``: ``self.min_confidence``), the threshold the line will be judged at.
 
         Raises
         ------
         ValueError
             If ``crop`` or ``px_per_mm`` is not valid (see ``line_input``).
         """
+        stop_at = self.min_confidence if min_confidence is None else min_confidence
         line = line_input(crop, px_per_mm=px_per_mm)
         cut = cut_segments(line, self._model.run({"image": line.image})[0][0])
         if not cut.boxes:
@@ -563,7 +575,7 @@ class SegNetReader:
             for inking in inkings:
                 boxes = _span_boxes(*inking(), cut.spans, cap_px, crop.shape, cut.boxes)
                 readings.append(self._read(features, boxes, net))
-                if readings[-1].confidences.min() >= self.min_confidence:
+                if readings[-1].confidences.min() >= stop_at:
                     break  # read with confidence throughout: keep it
             best = max(readings, key=lambda reading: reading.score)
         boxes, classes, confidences = best.boxes, best.classes, best.confidences.copy()

@@ -83,6 +83,13 @@ class LineReader(Protocol):
     """The confidence threshold its validation set supports (no wrong character at or above it);
     the node applies it unless the recipe sets its own (``Ocr.min_confidence``)."""
 
-    def read_line(self, crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineRead:
-        """Read one line crop (see the module docstring for its convention)."""
+    def read_line(
+        self, crop: npt.NDArray[np.uint8], *, px_per_mm: float, min_confidence: float | None = None
+    ) -> LineRead:
+        """Read one line crop (see the module docstring for its convention).
+
+        ``min_confidence`` is the threshold the line will be judged at (``None``: the reader's own).
+        A reader that can read a line more than one way stops at the first reading whose every
+        character clears it; a single-pass reader ignores it.
+        """
         ...

@@ -128,6 +128,7 @@ def _read_print(
     if isinstance(expected, str):
         return None, expected
     reader = make_reader(recipe.inspection.ocr.pipeline)
+    threshold = _threshold(recipe.inspection.ocr.min_confidence, reader)
     reads, completeness = read_print(
         frame,
         code.corners,
@@ -136,12 +137,13 @@ def _read_print(
         px_per_mm=recipe.inspection.px_per_mm,
         reader=reader,
         completeness=recipe.inspection.ocr.completeness,
+        min_confidence=threshold,
     )
     check = check_print(
         reads,
         layout=recipe.print_layout,
         expected_lines=expected,
-        min_confidence=_threshold(recipe.inspection.ocr.min_confidence, reader),
+        min_confidence=threshold,
         completeness=completeness,
     )
     faults = ", ".join(
@@ -161,18 +163,23 @@ def read_print(
     px_per_mm: float,
     reader: LineReader,
     completeness: bool,
+    min_confidence: float | None = None,
 ) -> tuple[tuple[LineRead, ...], tuple[tuple[CharCompleteness, ...], ...] | None]:
     """Cut out each printed line, read it, and (``completeness``) measure each expected character.
 
     The lines are cut once, taller by ``print_completeness.extra_rows`` when completeness is
-    measured; the reader gets the crop of its convention out of the middle of each.
+    measured; the reader gets the crop of its convention out of the middle of each, and
+    ``min_confidence``, the threshold the lines will be judged at (``LineReader.read_line``).
     """
     extra = extra_rows(px_per_mm) if completeness else 0
     crops = extract_lines(
         frame, corners=corners, layout=layout, expected_lines=expected, px_per_mm=px_per_mm, extra_rows=extra
     )
     reads = tuple(
-        reader.read_line(crop[extra : crop.shape[0] - extra], px_per_mm=px_per_mm) for crop in crops
+        reader.read_line(
+            crop[extra : crop.shape[0] - extra], px_per_mm=px_per_mm, min_confidence=min_confidence
+        )
+        for crop in crops
     )
     if not completeness:
         return reads, None
