@@ -239,6 +239,22 @@ def _score_pipeline(name: str, samples: Sequence[Sample]) -> tuple[_Score, list[
     return score, times
 
 
+def _job(sample: Sample, pipeline: str) -> Job:
+    """The node's job for the sample, its recipe reading with ``pipeline`` at the operating threshold."""
+    recipe = sample.recipe
+    ocr = recipe.inspection.ocr.model_copy(
+        update={"pipeline": pipeline, "min_confidence": OPERATING_THRESHOLD}
+    )
+    inspection = recipe.inspection.model_copy(update={"ocr": ocr})
+    return Job(
+        request=0,
+        recipe=recipe.model_copy(update={"inspection": inspection}),
+        lot=sample.unit.lot,
+        expiry=_EXPIRY,
+        issued=frozenset(),
+    )
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.2f} %" if whole else "-"
 
@@ -291,24 +307,17 @@ def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
             f"{OPERATING_THRESHOLD:g}, the example recipes'. Field accuracy at the card's.",
         ),
     )
-    full_rows = []
-    for name in OCR_PIPELINES:
-        times = []
-        for sample in samples[: plan.good_per_font * len(FONTS) + plan.wrong_per_font * len(FONTS)]:
-            recipe = sample.recipe
-            inspection = recipe.inspection.model_copy(
-                update={"ocr": recipe.inspection.ocr.model_copy(update={"pipeline": name})}
-            )
-            job = Job(
-                request=0,
-                recipe=recipe.model_copy(update={"inspection": inspection}),
-                lot=sample.unit.lot,
-                expiry=_EXPIRY,
-                issued=frozenset(),
-            )
+    # The pipelines take turns frame by frame, so a burst of load on this shared machine falls on
+    # all four alike rather than on whichever ran through it.
+    full_times: dict[str, list[float]] = {name: [] for name in OCR_PIPELINES}
+    for sample in samples:
+        for name in OCR_PIPELINES:
+            job = _job(sample, name)
             t0 = time.perf_counter()
             inspect_unit(sample.frame, job)
-            times.append((time.perf_counter() - t0) * 1000)
+            full_times[name].append((time.perf_counter() - t0) * 1000)
+    full_rows = []
+    for name, times in full_times.items():
         spread = percentiles(times)
         full_rows.append((name, ms(spread["p50"]), ms(spread["p99"]), ms(spread["max"])))
     full = BenchTable(
@@ -317,7 +326,8 @@ def ocr_tables(plan: OcrPlan) -> list[BenchTable]:
         rows=tuple(full_rows),
         notes=(
             "decode (zxing-cpp, libdmtx fallback) + GS1 + indicative ISO/IEC 15415 grade + OCR + field "
-            "check, one thread, the same frames as above; target p99 <= 30 ms.",
+            "check at the operating threshold, one thread, the same frames as above, the four pipelines "
+            "taking turns frame by frame; target p99 <= 30 ms.",
         ),
     )
     return [comparison, full]
