@@ -45,7 +45,7 @@ from recipes.schema import PrintLayout
 from vision._completeness_kernels import dot_verdicts_kernel, measure_line_kernel, solid_verdicts_kernel
 from vision.fonts import DOT_FONTS, DotMatrixFont, dot_line
 from vision.ocr_types import LINE_MARGIN_X_MM, LINE_MARGIN_Y_MM
-from vision.print_text import render_line
+from vision.print_text import render_line, solid_cells
 
 __all__ = [
     "DROP_PRESENT",
@@ -425,10 +425,10 @@ def _solid_model(
     expected: str, layout: PrintLayout, px_per_mm: float, cap: float, margin: tuple[int, int]
 ) -> _LineModel:
     # The line's cells as the font lays it out; each glyph is placed in its cell.
-    nominal = render_line(expected, layout, px_per_mm=px_per_mm)
+    anchor, cells = solid_cells(expected, layout, px_per_mm=px_per_mm)
     placed: list[tuple[int, int, int, _SolidGlyph]] = []
     font = _solid_font(layout, px_per_mm)
-    for index, (char, (c0, _)) in enumerate(zip(expected, nominal.cells, strict=True)):
+    for index, (char, (c0, _)) in enumerate(zip(expected, cells, strict=True)):
         if char == " ":
             continue
         if char not in font:
@@ -437,7 +437,7 @@ def _solid_model(
         glyph = font[char]
         if glyph is not None:
             # The capitals' top-left of the line sits at the crop's margins.
-            x = c0 - nominal.anchor[0] + margin[0] + glyph.box[0]
+            x = c0 - anchor[0] + margin[0] + glyph.box[0]
             y = margin[1] + glyph.box[1]
             placed.append((index, x, y, glyph))
     n = len(placed)

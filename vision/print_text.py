@@ -429,8 +429,24 @@ def _missing_drops(
     return lost
 
 
-def _solid_ink(text: str, layout: PrintLayout, px_per_mm: float) -> LineInk:
-    """A solid font's line drawn by cv2.putText (the hershey fonts exactly as before tij_sans came)."""
+@dataclass(frozen=True, slots=True)
+class _SolidLayout:
+    """Where ``cv2.putText`` puts a solid font's line: its canvas and each character's cell."""
+
+    font: int
+    scale: float
+    thickness: int
+    pad: int
+    cap_rows: int
+    canvas: tuple[int, int]
+    """(h, w) of the canvas the line is drawn on, before a TIJ face is condensed."""
+    width: int
+    """Columns of the line's ink as ``render_line`` returns it (condensed for ``tij_sans``)."""
+    edges: tuple[int, ...]
+    """Cell edges in those columns: character ``i`` spans ``edges[i]:edges[i + 1]``."""
+
+
+def _solid_layout(text: str, layout: PrintLayout, px_per_mm: float) -> _SolidLayout:
     font = _SOLID_FONTS[layout.font]
     cap_px = layout.text_height_mm * px_per_mm
     if layout.font == "tij_sans":
@@ -441,17 +457,48 @@ def _solid_ink(text: str, layout: PrintLayout, px_per_mm: float) -> LineInk:
     (width, _), baseline = cv2.getTextSize(text, font, scale, thickness)
     pad = thickness + 2
     cap_rows = round(cap_px)
-    canvas = np.zeros((pad + cap_rows + baseline + pad, pad + width + pad), np.uint8)
-    cv2.putText(canvas, text, (pad, pad + cap_rows), font, scale, 255, thickness, cv2.LINE_AA)
-    ink = canvas.astype(np.float32) / np.float32(255.0)
+    canvas = (pad + cap_rows + baseline + pad, pad + width + pad)
     edges = [pad + cv2.getTextSize(text[:i], font, scale, thickness)[0][0] for i in range(len(text) + 1)]
+    narrow = canvas[1]
+    if layout.font == "tij_sans":
+        # TIJ coders print condensed faces to fit more characters on their 12.7 mm head.
+        narrow = max(1, round(canvas[1] * TIJ_CONDENSED))
+        edges = [round(edge * narrow / canvas[1]) for edge in edges]
+    return _SolidLayout(font, scale, thickness, pad, cap_rows, canvas, narrow, tuple(edges))
+
+
+def solid_cells(
+    text: str, layout: PrintLayout, *, px_per_mm: float
+) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]]:
+    """``render_line``'s ``anchor`` and ``cells`` for a solid font, without drawing the line."""
+    placed = _solid_layout(text, layout, px_per_mm)
+    anchor = (placed.edges[0] if layout.font == "tij_sans" else placed.pad, placed.pad)
+    return anchor, tuple(itertools.pairwise(placed.edges))
+
+
+def _solid_ink(text: str, layout: PrintLayout, px_per_mm: float) -> LineInk:
+    """A solid font's line drawn by cv2.putText (the hershey fonts exactly as before tij_sans came)."""
+    placed = _solid_layout(text, layout, px_per_mm)
+    pad = placed.pad
+    canvas = np.zeros(placed.canvas, np.uint8)
+    cv2.putText(
+        canvas,
+        text,
+        (pad, pad + placed.cap_rows),
+        placed.font,
+        placed.scale,
+        255,
+        placed.thickness,
+        cv2.LINE_AA,
+    )
+    ink = canvas.astype(np.float32) / np.float32(255.0)
+    cells = tuple(itertools.pairwise(placed.edges))
     if layout.font != "tij_sans":
-        return LineInk(ink=ink, anchor=(pad, pad), cells=tuple(itertools.pairwise(edges)))
-    # TIJ coders print condensed faces to fit more characters on their 12.7 mm head.
-    narrow = max(1, round(ink.shape[1] * TIJ_CONDENSED))
-    ink = cv2.resize(ink, (narrow, ink.shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32, copy=False)
-    edges = [round(edge * narrow / canvas.shape[1]) for edge in edges]
-    return LineInk(ink=ink, anchor=(edges[0], pad), cells=tuple(itertools.pairwise(edges)))
+        return LineInk(ink=ink, anchor=(pad, pad), cells=cells)
+    ink = cv2.resize(ink, (placed.width, ink.shape[0]), interpolation=cv2.INTER_AREA).astype(
+        np.float32, copy=False
+    )
+    return LineInk(ink=ink, anchor=(placed.edges[0], pad), cells=cells)
 
 
 def _printed_solid(

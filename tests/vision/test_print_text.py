@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recipes.schema import PrintLayout
 from vision.fonts import DOT_FONTS, dot_line
@@ -20,6 +22,7 @@ from vision.print_text import (
     line_crop_box,
     render_line,
     render_printed_line,
+    solid_cells,
 )
 
 PX_PER_MM = 10.0
@@ -291,3 +294,17 @@ class TestLineCropBox:
         assert height == 26 + 2 * round(LINE_MARGIN_Y_MM * PX_PER_MM)
         advance = (line.cells[-1][1] - line.cells[0][0]) / len(text)
         assert x + width == pytest.approx(line.cells[-1][1] + LINE_EXTRA_CHARS * advance, abs=1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(alphabet=CHARSET + " ", min_size=1, max_size=20),
+    font=st.sampled_from(("tij_sans", "hershey_simplex", "hershey_duplex", "hershey_plain")),
+    px_per_mm=st.sampled_from((8.0, 10.0, 12.0, 13.0, 14.5)),
+)
+def test_solid_cells_are_the_drawn_lines(text: str, font: str, px_per_mm: float) -> None:
+    # The completeness check places glyphs by these without drawing the line: they must be the
+    # drawn line's own.
+    layout = PrintLayout(font=font)  # type: ignore[arg-type]
+    drawn = render_line(text, layout, px_per_mm=px_per_mm)
+    assert solid_cells(text, layout, px_per_mm=px_per_mm) == (drawn.anchor, drawn.cells)
