@@ -10,14 +10,19 @@ all classes is also what makes a distance mean the same for each.
 
 Confidence is not a softmax margin: in 112 dimensions a Gaussian posterior is 1.0 for nearly every
 glyph, a fragment or a smudge included. It is a logistic score of two distances, fitted on held-out
-data (``calibrated``): how far the glyph is from its best class (a smudged, partial or unknown
-glyph is far from every class) and how much nearer that class is than the runner-up (a glyph
-between two classes). The fit sees held-out glyphs read right as positives, and glyphs read wrong
-plus things that are not one whole character (halves of glyphs, merged neighbours) as negatives,
-weighted to balance. Bias and distance weight are fitted per subclass group (per font), taken from
-the nearest subclass: dot-matrix glyphs scatter more than solid ones (drop placement, missing
-drops), so in the one metric a right dot-matrix read lies about twice as far from its class as a
-right solid one, and a single calibration for all fonts rejected most right dot-matrix reads.
+data (``calibrated``): how far the glyph is from its best class (a smudged, partial or unknown glyph
+is far from every class) and how much nearer that class is than the runner-up (a glyph between two
+classes). The fit sees held-out glyphs read right as positives, and glyphs read wrong plus things
+that are not one whole character (halves of glyphs, merged neighbours) as negatives. Each misread
+glyph weighs ``_MISREAD_COST`` times a glyph read right, so the confidence is the chance of a right
+read with misreads counted that many times over: weighing misreads as much as all right reads
+together, as an earlier fit did, taught that a read is as likely wrong as right wherever a misread
+occurs at all, and dot-matrix 0 against O or 8 against B, read right some 99 times in 100, came out
+below 0.5 (97 of 100 good dot5x7 units rejected at 0.5 on the held-back frames). Bias and distance
+weight are fitted per subclass group (per font), taken from the nearest subclass: dot-matrix glyphs
+scatter more than solid ones (drop placement, missing drops), so in the one metric a right
+dot-matrix read lies about twice as far from its class as a right solid one, and a single
+calibration for all fonts rejected most right dot-matrix reads.
 
 Classifying is one numba kernel (``vision._ocr_kernels.classify_kernel``) rather than numpy matrix
 products: in the reader, OpenBLAS's threads wake for each line's few dozen glyphs and cost several
@@ -40,8 +45,10 @@ __all__ = ["FeatureClassifier"]
 
 _FORMAT = 3
 _FORMATS = (2, 3)  # 2: one calibration for all subclasses, no ``centre_group``
-# Weight of the rejects among the negatives of the calibration (see FeatureClassifier.calibrated).
+# Weight of the rejects in the calibration (see FeatureClassifier.calibrated), and of each misread
+# glyph against a glyph read right.
 _REJECT_SHARE = 0.1
+_MISREAD_COST = 10.0
 # Ridge on the calibration's coefficients, against weights summing to 1: keeps a group that the
 # held-out data gives no negatives from running its bias off to infinity.
 _RIDGE = 1e-6
@@ -176,10 +183,13 @@ class FeatureClassifier:
         A logistic regression (Newton's method) of "read right" on ``ln(1 + d1)`` and
         ``ln(1 + d2 - d1)``, with a bias and a distance weight per group (of the nearest subclass)
         and one margin weight: positives are the ``features`` this model classifies as their
-        ``labels``, negatives those it misclassifies and the ``rejects``. The positives weigh 1/2 in
-        all, the misread glyphs 2/5 and the rejects 1/10 (all 1/2 without misread glyphs): a misread
-        glyph is the error that matters, while many rejects, far from every class, would otherwise
-        teach that a wide margin is suspect. A slight ridge keeps a group without negatives finite.
+        ``labels``, negatives those it misclassifies and the ``rejects``. The rejects weigh 1/10 in
+        all (1/2 without misread glyphs): many rejects, far from every class, would otherwise teach
+        that a wide margin is suspect. The glyphs share the rest, each misread one weighing
+        ``_MISREAD_COST`` (10) times one read right: a misread glyph is the error that matters, yet
+        its weight stays tied to how often it happens, so that glyphs of a pair that is misread now
+        and then (a dot-matrix 0 and O) are not called unsure when nearly all of them are read
+        right. A slight ridge keeps a group without negatives finite.
 
         Parameters
         ----------
@@ -213,9 +223,10 @@ class FeatureClassifier:
             raise ValueError("calibration needs glyphs read right")
         right = np.concatenate([~misread, np.zeros(rejected.shape[0], np.bool_)])
         reject_share = _REJECT_SHARE if misread.any() else 0.5
+        glyph_weights = np.where(misread, _MISREAD_COST, 1.0)
         weights = np.concatenate(
             [
-                np.where(misread, (0.5 - reject_share) / max(int(misread.sum()), 1), 0.5 / (~misread).sum()),
+                (1.0 - reject_share) * glyph_weights / glyph_weights.sum(),
                 np.full(rejected.shape[0], reject_share / rejected.shape[0]),
             ]
         )
