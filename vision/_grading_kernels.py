@@ -1,10 +1,12 @@
-"""Compiled inner loops of print-quality grading (vision.grading): the module edges, the grid's fit
-to them, and grading by levels.
+"""Compiled inner loops of print-quality grading (vision.grading): the search for the symbol's
+labelling, the module edges, the grid's fit to them, and grading by levels.
 
 Each replaced a chain of numpy calls on arrays of a few hundred to a few thousand elements, where
 numpy's per-call cost dominated: together they took the grade of a symbol from about 9 ms to under
-3 ms on a 2-core machine. Callers go through vision.grading, which builds the arrays, so the
-kernels do not validate them.
+2 ms on a 2-core machine. They compute what the numpy they replaced computed, to the last bit:
+sums add in numpy's order (pairwise_sum for np.sum and np.add.reduceat, in sequence for
+np.bincount). Callers go through vision.grading, which builds the arrays (C-contiguous, so each
+kernel compiles once), so the kernels do not validate them.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def find_edges(
     rows = dark.shape[0] - 2
     cols = dark.shape[1] - 2
     height, width = raw.shape
+    flat = raw.ravel()
     most = rows * (cols + 1) + (rows + 1) * cols
     axis_out = np.empty(most, np.int8)
     line_out = np.empty(most, np.int64)
@@ -69,7 +72,17 @@ def find_edges(
     polarity_out = np.empty(most, np.float64)
     spread_out = np.empty(most, np.float64)
     profile = np.empty(samples, np.float64)
+    steps = np.empty(samples, np.float64)
+    for k in range(samples):
+        steps[k] = k / (samples - 1)
     centre = (samples - 1) / 2
+    # The two module centres, half a module to either side of the line, give the levels.
+    inner = round((reach - 0.5) / (2 * reach) * (samples - 1))
+    x_limit = width - 1.001
+    y_limit = height - 1.001
+    h00, h01, h02 = homography[0, 0], homography[0, 1], homography[0, 2]
+    h10, h11, h12 = homography[1, 0], homography[1, 1], homography[1, 2]
+    h20, h21, h22 = homography[2, 0], homography[2, 1], homography[2, 2]
     count = 0
     for axis in range(2):
         lines = cols + 1 if axis == 0 else rows + 1
@@ -101,25 +114,41 @@ def find_edges(
                         position + 0.5,
                         line + shift + reach,
                     )
-                w0 = homography[2, 0] * u0 + homography[2, 1] * v0 + homography[2, 2]
-                w1 = homography[2, 0] * u1 + homography[2, 1] * v1 + homography[2, 2]
-                xs = (homography[0, 0] * u0 + homography[0, 1] * v0 + homography[0, 2]) / w0
-                ys = (homography[1, 0] * u0 + homography[1, 1] * v0 + homography[1, 2]) / w0
-                xe = (homography[0, 0] * u1 + homography[0, 1] * v1 + homography[0, 2]) / w1
-                ye = (homography[1, 0] * u1 + homography[1, 1] * v1 + homography[1, 2]) / w1
+                w0 = h20 * u0 + h21 * v0 + h22
+                w1 = h20 * u1 + h21 * v1 + h22
+                xs = (h00 * u0 + h01 * v0 + h02) / w0
+                ys = (h10 * u0 + h11 * v0 + h12) / w0
+                xe = (h00 * u1 + h01 * v1 + h02) / w1
+                ye = (h10 * u1 + h11 * v1 + h12) / w1
+                dx = xe - xs
+                dy = ye - ys
+                # Clamping a sample to the crop only matters when an end of the profile is near or
+                # past its edge (rounding moves a sample between the ends by far less than 1e-6 px).
+                inside = (
+                    min(xs, xe) > 1e-6
+                    and max(xs, xe) < x_limit - 1e-6
+                    and min(ys, ye) > 1e-6
+                    and max(ys, ye) < y_limit - 1e-6
+                )
                 for k in range(samples):
-                    t = k / (samples - 1)
-                    x = min(max(xs + t * (xe - xs), 0.0), width - 1.001)
-                    y = min(max(ys + t * (ye - ys), 0.0), height - 1.001)
+                    x = xs + steps[k] * dx
+                    y = ys + steps[k] * dy
+                    if not inside:
+                        x = min(max(x, 0.0), x_limit)
+                        y = min(max(y, 0.0), y_limit)
                     x0 = int(x)
                     y0 = int(y)
                     fx = x - x0
                     fy = y - y0
-                    top = raw[y0, x0] + fx * (raw[y0, x0 + 1] - raw[y0, x0])
-                    bottom = raw[y0 + 1, x0] + fx * (raw[y0 + 1, x0 + 1] - raw[y0 + 1, x0])
+                    # x and y are clamped inside the crop: unsigned indices skip numba's wraparound
+                    # of negative ones.
+                    at = y0 * width + x0
+                    top_left, top_right = flat[np.uint64(at)], flat[np.uint64(at + 1)]
+                    bottom_left = flat[np.uint64(at + width)]
+                    bottom_right = flat[np.uint64(at + width + 1)]
+                    top = top_left + fx * (top_right - top_left)
+                    bottom = bottom_left + fx * (bottom_right - bottom_left)
                     profile[k] = top + fy * (bottom - top)
-                # The two module centres, half a module to either side of the line, give the levels.
-                inner = round((reach - 0.5) / (2 * reach) * (samples - 1))
                 first = profile[inner]
                 last = profile[samples - 1 - inner]
                 if abs(last - first) < min_contrast:
@@ -189,21 +218,22 @@ def grid_equations(
     keep: npt.NDArray[np.bool_],
     growth: tuple[float, float],
     normal: tuple[float, float, float],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:  # pragma: no cover - compiled
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int, int]:  # pragma: no cover - compiled
     """The normal matrix (A^T A, 9 x 9) of the DLT system that puts the kept edges on their grid lines.
 
     An edge on column line j observed at (x, y) asks for a homography K with K(x, y)_u = j; one on
     row line i for K(x, y)_v = i. Each edge is first moved back by the print growth along its axis
     (dark-before edges forward by ``growth``, light-before back). Coordinates are normalised as
     (c - centre) * scale with ``normal`` = (scale, centre_u, centre_v). Also returns the observed
-    (x, y) of every edge, growth removed, in canonical module coordinates.
+    (x, y) of every edge, growth removed, in canonical module coordinates, and how many edges were
+    kept on column lines and on row lines.
     """
     scale, centre_u, centre_v = normal
     count = line.size
     observed = np.empty((count, 2), np.float64)
     matrix = np.zeros((9, 9), np.float64)
-    nonzero = np.empty(6, np.int64)
     row = np.empty(6, np.float64)
+    kept = np.zeros(2, np.int64)
     for e in range(count):
         shifted = line[e] + offset[e] - polarity[e] * growth[axis[e]]
         if axis[e] == 0:
@@ -214,18 +244,26 @@ def grid_equations(
         observed[e, 1] = y
         if not keep[e]:
             continue
+        kept[axis[e]] += 1
         xn = (x - centre_u) * scale
         yn = (y - centre_v) * scale
-        # The equation's six non-zero coefficients and where they sit in the row of 9.
+        # The equation's six non-zero coefficients sit at first..first + 2 and 6..8 of the row of 9;
+        # each element of the (symmetric) upper triangle gets its product, edge after edge.
         first = 3 * axis[e]
-        nonzero[0], nonzero[1], nonzero[2] = first, first + 1, first + 2
-        nonzero[3], nonzero[4], nonzero[5] = 6, 7, 8
         row[0], row[1], row[2] = xn, yn, 1.0
         row[3], row[4], row[5] = -target * xn, -target * yn, -target
-        for i in range(6):
-            for j in range(6):
-                matrix[nonzero[i], nonzero[j]] += row[i] * row[j]
-    return matrix, observed
+        for i in range(3):
+            for j in range(i, 3):
+                matrix[first + i, first + j] += row[i] * row[j]
+            for j in range(3):
+                matrix[first + i, 6 + j] += row[i] * row[3 + j]
+        for i in range(3):
+            for j in range(i, 3):
+                matrix[6 + i, 6 + j] += row[3 + i] * row[3 + j]
+    for i in range(9):
+        for j in range(i):
+            matrix[i, j] = matrix[j, i]
+    return matrix, observed, kept[0], kept[1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -280,11 +318,14 @@ def grid_residuals(
     axis: npt.NDArray[np.int8],
     line: npt.NDArray[np.int64],
     limit: float,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:  # pragma: no cover - compiled
-    """Each edge's distance across its line after ``correction``, and whether it is within ``limit``."""
+    kept: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], bool]:  # pragma: no cover - compiled
+    """Each edge's distance across its line after ``correction``, whether it is within ``limit``, and
+    whether every edge within it was already ``kept`` (nothing new to drop)."""
     count = line.size
     residual = np.empty(count, np.float64)
     keep = np.empty(count, np.bool_)
+    settled = True
     for e in range(count):
         x, y = observed[e, 0], observed[e, 1]
         w = correction[2, 0] * x + correction[2, 1] * y + correction[2, 2]
@@ -294,7 +335,9 @@ def grid_residuals(
             moved = (correction[1, 0] * x + correction[1, 1] * y + correction[1, 2]) / w
         residual[e] = moved - line[e]
         keep[e] = abs(residual[e]) <= limit
-    return residual, keep
+        if kept[e] and not keep[e]:
+            settled = False
+    return residual, keep, settled
 
 
 @numba.njit(cache=True, nogil=True)
@@ -316,35 +359,34 @@ def line_fits(
     quarter of its length, gets an offset alone; a line without edges stays where the grid has it.
     """
     lengths = (rows, cols)
+    halves = (rows / 2, cols / 2)
     most = max(cols, rows) + 1
     fits = np.zeros((2, most, 3))
+    # Per axis and line: count, sum of positions, of residuals, of squared positions, of products.
+    sums = np.zeros((2, most, 5))
+    for e in range(line.size):
+        if not use[e]:
+            continue
+        a = axis[e]
+        j = line[e]
+        position = along[e] - halves[a]
+        sums[a, j, 0] += 1
+        sums[a, j, 1] += position
+        sums[a, j, 2] += residual[e]
+        sums[a, j, 3] += position * position
+        sums[a, j, 4] += position * residual[e]
     for a in range(2):
-        count = np.zeros(most)
-        sum_a = np.zeros(most)
-        sum_v = np.zeros(most)
-        sum_aa = np.zeros(most)
-        sum_av = np.zeros(most)
-        half = lengths[a] / 2
-        for e in range(line.size):
-            if axis[e] != a or not use[e]:
-                continue
-            j = line[e]
-            position = along[e] - half
-            count[j] += 1
-            sum_a[j] += position
-            sum_v[j] += residual[e]
-            sum_aa[j] += position * position
-            sum_av[j] += position * residual[e]
         for j in range(most):
-            if count[j] == 0:
+            count, sum_a, sum_v, sum_aa, sum_av = sums[a, j]
+            if count == 0:
                 continue
-            mean_a = sum_a[j] / count[j]
-            mean_v = sum_v[j] / count[j]
-            spread = sum_aa[j] - count[j] * mean_a * mean_a
+            mean_a = sum_a / count
+            mean_v = sum_v / count
+            spread = sum_aa - count * mean_a * mean_a
             fits[a, j, 0] = mean_a
             fits[a, j, 1] = mean_v
-            if count[j] >= 4 and spread >= count[j] * (lengths[a] / 8) ** 2:
-                fits[a, j, 2] = (sum_av[j] - count[j] * mean_a * mean_v) / spread
+            if count >= 4 and spread >= count * (lengths[a] / 8) ** 2:
+                fits[a, j, 2] = (sum_av - count * mean_a * mean_v) / spread
     return fits
 
 
@@ -466,3 +508,201 @@ def clock_crossings(profile: npt.NDArray[np.float64], transitions: int) -> npt.N
     if count != transitions:
         return np.empty(0)
     return found
+
+
+@numba.njit(cache=True, nogil=True)
+def finite_median(values: npt.NDArray[np.float64]) -> tuple[float, int]:  # pragma: no cover - compiled
+    """The median of the finite values (NaN when there are none), as numpy's median, and their count."""
+    finite = np.sort(values[np.isfinite(values)])
+    count = finite.size
+    if count == 0:
+        return math.nan, 0
+    half = count // 2
+    if count % 2:
+        return finite[half], count
+    return (finite[half - 1] + finite[half]) / 2, count
+
+
+@numba.njit(cache=True, nogil=True)
+def largest_shift(
+    shifts: npt.NDArray[np.float64], per_u: npt.NDArray[np.float64], per_v: npt.NDArray[np.float64]
+) -> float:  # pragma: no cover - compiled
+    """The longest of the symbol's module shifts in pixels: ``shifts`` (rows + 2, cols + 2, 2) are
+    (du, dv) in modules, ring included (left out here); ``per_u``, ``per_v`` the pixels per module
+    along u and v."""
+    largest = -math.inf
+    for i in range(1, shifts.shape[0] - 1):
+        for j in range(1, shifts.shape[1] - 1):
+            x = shifts[i, j, 0] * per_u[0] + shifts[i, j, 1] * per_v[0]
+            y = shifts[i, j, 0] * per_u[1] + shifts[i, j, 1] * per_v[1]
+            largest = max(largest, math.sqrt(x * x + y * y))
+    return largest
+
+
+@numba.njit(cache=True, nogil=True)
+def fixed_pattern_levels(
+    dark: npt.NDArray[np.bool_],
+    modulation: npt.NDArray[np.float64],
+    expected: npt.NDArray[np.bool_],
+    fixed: npt.NDArray[np.bool_],
+    cells: npt.NDArray[np.intp],
+    starts: npt.NDArray[np.int64],
+    level_knots: npt.NDArray[np.float64],
+    damage_knots: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], int, int]:  # pragma: no cover - compiled
+    """Fixed pattern damage of the ring-padded grid: each segment's score (see segment_levels) on the
+    modulation of its modules, a module of the wrong colour counting 0; and how many of the fixed
+    pattern's modules are of the wrong colour, of how many.
+
+    ``dark``, ``modulation``, ``expected`` (must be dark) and ``fixed`` (in a segment) are all
+    (rows + 2, cols + 2); ``cells`` and ``starts`` lay the segments out as segment_levels takes them.
+    """
+    flat_dark = dark.ravel()
+    flat_modulation = modulation.ravel()
+    flat_expected = expected.ravel()
+    flat_fixed = fixed.ravel()
+    wrong = 0
+    total = 0
+    for k in range(flat_fixed.size):
+        if flat_fixed[k]:
+            total += 1
+            if flat_dark[k] != flat_expected[k]:
+                wrong += 1
+    margin = np.empty(cells.size, np.float64)
+    for k in range(cells.size):
+        cell = cells[k]
+        # Every cell is in a segment, so in the fixed pattern.
+        margin[k] = 0.0 if flat_dark[cell] != flat_expected[cell] else flat_modulation[cell]
+    return segment_levels(margin, starts, level_knots, damage_knots), wrong, total
+
+
+@numba.njit(cache=True, nogil=True)
+def pairwise_sum(values: npt.NDArray[np.float64]) -> float:  # pragma: no cover - compiled
+    """The sum of ``values`` as numpy adds them (pairwise, 8 accumulators), to the last bit."""
+    n = values.size
+    total: float
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += values[i]
+        return total
+    if n <= 128:
+        partial = values[:8].copy()
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                partial[j] += values[i + j]
+            i += 8
+        total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + (
+            (partial[4] + partial[5]) + (partial[6] + partial[7])
+        )
+        while i < n:
+            total += values[i]
+            i += 1
+        return total
+    half = n // 2
+    half -= half % 8
+    total = pairwise_sum(values[:half]) + pairwise_sum(values[half:])
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def best_labelling(
+    grey: npt.NDArray[np.float64],
+    starts: npt.NDArray[np.intp],
+    counts: npt.NDArray[np.float64],
+    dark_point: npt.NDArray[np.intp],
+    dark_group: npt.NDArray[np.intp],
+    dark_counts: npt.NDArray[np.float64],
+    labelling_shape: npt.NDArray[np.intp],
+) -> tuple[int, float, bool]:  # pragma: no cover - compiled
+    """The labelling whose expected dark modules best separate the ring grey levels (see
+    vision.grading._SearchTable for the arguments): (index, agreement, light on dark).
+
+    The separation is the difference of the mean grey levels where the labelling expects light and
+    dark over their pooled standard deviation (+1 grey level squared), the best labelling the first
+    of the largest absolute separation; its agreement is the share of its shape's ring modules on
+    their expected side of the level midway between the two means. Sums as numpy's reductions
+    (np.add.reduceat, np.bincount) make them, to the last bit.
+    """
+    shapes = starts.size
+    labellings = dark_counts.size
+    squares = grey * grey
+    total = np.empty(shapes)
+    total_squares = np.empty(shapes)
+    for s in range(shapes):
+        start = starts[s]
+        end = starts[s + 1] if s + 1 < shapes else grey.size
+        # np.add.reduceat: the segment's first value, plus the rest summed pairwise.
+        total[s] = grey[start] + pairwise_sum(grey[start + 1 : end])
+        total_squares[s] = squares[start] + pairwise_sum(squares[start + 1 : end])
+    dark_sum = np.zeros(labellings)
+    dark_squares = np.zeros(labellings)
+    for k in range(dark_point.size):
+        dark_sum[dark_group[k]] += grey[dark_point[k]]
+        dark_squares[dark_group[k]] += squares[dark_point[k]]
+    best = 0
+    best_separation = 0.0
+    best_middle = 0.0
+    for p in range(labellings):
+        shape = labelling_shape[p]
+        light_count = counts[shape] - dark_counts[p]
+        dark_mean = dark_sum[p] / dark_counts[p]
+        light_mean = (total[shape] - dark_sum[p]) / light_count
+        dark_var = max(dark_squares[p] / dark_counts[p] - dark_mean * dark_mean, 0.0)
+        light_var = max((total_squares[shape] - dark_squares[p]) / light_count - light_mean * light_mean, 0.0)
+        separation = (light_mean - dark_mean) / math.sqrt((dark_var + light_var) / 2 + 1.0)
+        if p == 0 or abs(separation) > abs(best_separation):
+            best = p
+            best_separation = separation
+            best_middle = (dark_mean + light_mean) / 2
+    lod = best_separation < 0
+    shape = labelling_shape[best]
+    start = starts[shape]
+    size = int(counts[shape])
+    expected = np.zeros(size, np.bool_)
+    for k in range(dark_point.size):
+        if dark_group[k] == best:
+            expected[dark_point[k] - start] = True
+    agree = 0
+    for i in range(size):
+        level = grey[start + i]
+        seen_dark = level > best_middle if lod else level < best_middle
+        if seen_dark == expected[i]:
+            agree += 1
+    return best, agree / size, lod
+
+
+@numba.njit(cache=True, nogil=True)
+def codeword_levels(
+    modulation: npt.NDArray[np.float64],
+    wrong: npt.NDArray[np.bool_],
+    bit_rows: npt.NDArray[np.intp],
+    bit_cols: npt.NDArray[np.intp],
+    group: npt.NDArray[np.int64],
+    capacity: npt.NDArray[np.float64],
+    level_knots: npt.NDArray[np.float64],
+    damage_knots: npt.NDArray[np.float64],
+) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
+    """Modulation and reflectance margin graded by levels (see graded_levels) on each codeword's
+    weakest module: (score, level) of each.
+
+    ``modulation`` is the ring-padded grid (rows + 2, cols + 2), ``wrong`` (rows, cols) the symbol's
+    modules of the wrong colour (their margin counts 0), ``bit_rows`` and ``bit_cols`` (codewords, 8)
+    where each codeword's modules sit in the symbol, ``group`` each codeword's block.
+    """
+    codewords = bit_rows.shape[0]
+    weakest = np.empty(codewords, np.float64)
+    margin = np.empty(codewords, np.float64)
+    for c in range(codewords):
+        for b in range(bit_rows.shape[1]):
+            row, col = bit_rows[c, b], bit_cols[c, b]
+            value = modulation[row + 1, col + 1]
+            low = 0.0 if wrong[row, col] else value
+            if b == 0 or value < weakest[c]:
+                weakest[c] = value
+            if b == 0 or low < margin[c]:
+                margin[c] = low
+    score, level = graded_levels(weakest, group, capacity, level_knots, damage_knots)
+    margin_score, margin_level = graded_levels(margin, group, capacity, level_knots, damage_knots)
+    return score, level, margin_score, margin_level

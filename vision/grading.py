@@ -114,19 +114,26 @@ class _Scale:
 
     @property
     def knots(self) -> FloatArray:
-        """The values at grades 0..4 (higher is better) or 4..0 (lower is better), increasing."""
-        a, b, c, d = self.thresholds
-        if self.higher_is_better:
-            return np.array([d - (c - d), d, c, b, a])
-        return np.array([a, b, c, d, d + (d - c)])
+        """The values at grades 0..4 (higher is better) or 4..0 (lower is better), increasing (read-only)."""
+        return _knots(self.thresholds, self.higher_is_better)
 
     def score(self, value: float) -> float:
         """The continuous grade of ``value``, 0.0..4.0."""
-        grades = _GRADES if self.higher_is_better else _GRADES[::-1]
+        grades = _GRADES if self.higher_is_better else _FALLING_GRADES
         return float(np.interp(value, self.knots, grades))
 
 
+@functools.cache
+def _knots(thresholds: tuple[float, float, float, float], higher_is_better: bool) -> FloatArray:
+    """_Scale.knots, built once per scale."""
+    a, b, c, d = thresholds
+    knots = np.array([d - (c - d), d, c, b, a]) if higher_is_better else np.array([a, b, c, d, d + (d - c)])
+    knots.flags.writeable = False
+    return knots
+
+
 _GRADES = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+_FALLING_GRADES = _GRADES[::-1]
 _SYMBOL_CONTRAST = _Scale((0.70, 0.55, 0.40, 0.20), higher_is_better=True)
 _MODULATION = _Scale((0.50, 0.40, 0.30, 0.20), higher_is_better=True)
 _UEC = _Scale((0.62, 0.50, 0.37, 0.25), higher_is_better=True)
@@ -144,7 +151,11 @@ _ERASED = _Scale(tuple(1.0 - t for t in _UEC.thresholds), higher_is_better=False
 
 def grade_score(score: float) -> Grade:
     """The letter grade of a continuous score 0.0..4.0 (its integer part)."""
-    return Grade(min(4, max(0, math.floor(score))))
+    return _LETTERS[min(4, max(0, math.floor(score)))]
+
+
+_LETTERS = tuple(Grade)
+"""Grades by value (F, D, C, B, A)."""
 
 
 def _parameter(value: float, score: float, grade: Grade | None = None) -> ParameterGrade:
@@ -438,8 +449,9 @@ def _project(homography: FloatArray, points: FloatArray) -> FloatArray:
 
 def _sample(crop: GreyArray, pixels: FloatArray) -> FloatArray:
     """Bilinear grey levels at (..., 2) pixel positions (x, y); positions outside repeat the border."""
+    # One two-channel map (x, y): the same fixed-point sampling as two maps, without splitting them.
     flat = pixels.reshape(1, -1, 2).astype(np.float32)
-    values = cv2.remap(crop, flat[..., 0], flat[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    values = cv2.remap(crop, flat, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
     result: FloatArray = values.reshape(pixels.shape[:-1]).astype(np.float64)
     return result
 
@@ -467,28 +479,10 @@ def _best_labelling(crop: GreyArray, quad: FloatArray, table: _SearchTable) -> t
     share of ring modules on its expected side of the level midway between those means.
     """
     grey = _sample(crop, _project(_frame_homography(1, 1, quad), table.points))
-    squares = grey * grey
-    total = np.add.reduceat(grey, table.starts)[table.labelling_shape]
-    total_squares = np.add.reduceat(squares, table.starts)[table.labelling_shape]
-    count = table.counts[table.labelling_shape]
-    dark_sum = np.bincount(table.dark_group, grey[table.dark_point], minlength=len(table.labellings))
-    dark_squares = np.bincount(table.dark_group, squares[table.dark_point], minlength=len(table.labellings))
-    light_count = count - table.dark_counts
-    dark_mean = dark_sum / table.dark_counts
-    light_mean = (total - dark_sum) / light_count
-    dark_var = np.maximum(dark_squares / table.dark_counts - dark_mean**2, 0.0)
-    light_var = np.maximum((total_squares - dark_squares) / light_count - light_mean**2, 0.0)
-    separation = (light_mean - dark_mean) / np.sqrt((dark_var + light_var) / 2 + 1.0)
-    index = int(np.argmax(np.abs(separation)))
-    lod = bool(separation[index] < 0)
-    shape = table.labelling_shape[index]
-    start = table.starts[shape]
-    ring = grey[start : start + int(table.counts[shape])]
-    expected = np.zeros(ring.size, np.bool_)
-    expected[table.dark_point[table.dark_group == index] - start] = True
-    middle = (dark_mean[index] + light_mean[index]) / 2
-    seen_dark = ring > middle if lod else ring < middle
-    return index, float(np.mean(seen_dark == expected)), lod
+    return _grading_kernels.best_labelling(
+        grey, table.starts, table.counts, table.dark_point, table.dark_group, table.dark_counts,
+        table.labelling_shape,
+    )  # fmt: skip
 
 
 def _best_of(
@@ -623,31 +617,39 @@ def _fit_grid(edges: _Edges, growth: tuple[float, float], size: SymbolSize) -> _
     Edges left further than _MAX_EDGE_RESIDUAL from the grid are damage: they are dropped and the grid
     fitted again without them.
     """
-    column = edges.axis == 0
-    # Normalised coordinates keep the 9 x 9 system well conditioned.
-    scale = 2 / max(size.rows, size.cols)
-    normal = np.array([[scale, 0, -size.cols / 2 * scale], [0, scale, -size.rows / 2 * scale], [0, 0, 1]])
-    denormal = np.array([[1 / scale, 0, size.cols / 2], [0, 1 / scale, size.rows / 2], [0, 0, 1]])
+    normal, denormal, scaling = _normalisation(size)
     keep = np.ones(edges.line.size, np.bool_)
     for _ in range(2):
-        if np.count_nonzero(keep & column) < 4 or np.count_nonzero(keep & ~column) < 4:
+        system, observed, kept_u, kept_v = _grading_kernels.grid_equations(
+            edges.axis, edges.line, edges.along, edges.offset, edges.polarity, keep, growth, scaling
+        )
+        if kept_u < 4 or kept_v < 4:
             return None
-        system, observed = _grading_kernels.grid_equations(
-            edges.axis, edges.line, edges.along, edges.offset, edges.polarity, keep, growth,
-            (scale, size.cols / 2, size.rows / 2),
-        )  # fmt: skip
         _, vectors = np.linalg.eigh(system)
         correction = denormal @ vectors[:, 0].reshape(3, 3) @ normal
         if abs(correction[2, 2]) < 1e-12:
             return None
         correction /= correction[2, 2]
-        residual, within = _grading_kernels.grid_residuals(
-            correction, observed, edges.axis, edges.line, _MAX_EDGE_RESIDUAL
+        residual, within, settled = _grading_kernels.grid_residuals(
+            correction, observed, edges.axis, edges.line, _MAX_EDGE_RESIDUAL, keep
         )
-        if (within | ~keep).all():  # nothing new to drop
+        if settled:  # nothing new to drop
             break
         keep = within
     return _GridFit(correction=correction, residual=residual, keep=within)
+
+
+@functools.cache
+def _normalisation(size: SymbolSize) -> tuple[FloatArray, FloatArray, tuple[float, float, float]]:
+    """Canonical module coordinates to normalised ones and back ((3, 3), read-only), and the
+    normalisation as grid_equations takes it: normalised coordinates keep the 9 x 9 system well
+    conditioned."""
+    scale = 2 / max(size.rows, size.cols)
+    normal = np.array([[scale, 0, -size.cols / 2 * scale], [0, scale, -size.rows / 2 * scale], [0, 0, 1]])
+    denormal = np.array([[1 / scale, 0, size.cols / 2], [0, 1 / scale, size.rows / 2], [0, 0, 1]])
+    normal.flags.writeable = False
+    denormal.flags.writeable = False
+    return normal, denormal, (scale, size.cols / 2, size.rows / 2)
 
 
 def _completed_aperture(crop: GreyArray, edges: _Edges, pitch: float) -> tuple[float, GreyArray]:
@@ -664,8 +666,8 @@ def _completed_aperture(crop: GreyArray, edges: _Edges, pitch: float) -> tuple[f
     already there does not average the noise as the aperture would (Rmax and Rmin are taken through
     the whole aperture).
     """
-    measured = edges.spread[np.isfinite(edges.spread)]
-    blur = float(np.median(measured)) if measured.size >= _MIN_BLUR_EDGES else 0.0
+    median, measured = _grading_kernels.finite_median(edges.spread)
+    blur = median if measured >= _MIN_BLUR_EDGES else 0.0
     wanted = _APERTURE * pitch / 4
     rest = math.sqrt(max(wanted * wanted - blur * blur, 0.0))
     if rest < _MIN_FILTER_SIGMA:
@@ -731,24 +733,7 @@ def _grid_nonuniformity(shifts: FloatArray, homography: FloatArray, size: Symbol
         homography, np.array([[cols / 2, rows / 2], [cols / 2 + 1, rows / 2], [cols / 2, rows / 2 + 1]])
     )
     per_u, per_v = middle[1] - middle[0], middle[2] - middle[0]  # pixels per module along u and v
-    inner = shifts[1:-1, 1:-1]
-    moved = inner[..., :1] * per_u + inner[..., 1:] * per_v
-    return float(np.sqrt((moved * moved).sum(axis=-1)).max()) / pitch
-
-
-def _by_levels(
-    values: FloatArray, group: npt.NDArray[np.int64], capacity: FloatArray, damage: _Scale
-) -> tuple[float, float]:
-    """ISO/IEC 15415's grading of modulation by levels, continuous: (score, level where decided).
-
-    For each level of modulation t, the codewords (or modules) weaker than t are damage, counted per
-    group (Reed–Solomon block, or fixed-pattern segment) against the group's ``capacity``; the level
-    grades as the lower of t's modulation grade and the worst group's damage grade. The result is the
-    best level: at the letter thresholds, the standard's table; between them, interpolated.
-    """
-    return _grading_kernels.graded_levels(
-        np.ascontiguousarray(values, np.float64), group, capacity, _MODULATION.knots, damage.knots
-    )
+    return _grading_kernels.largest_shift(np.ascontiguousarray(shifts), per_u, per_v) / pitch
 
 
 @dataclass(frozen=True, slots=True)
@@ -869,7 +854,8 @@ def _grade(crop: GreyArray, located: _Located) -> SymbolGrade:
         return _ungradeable("too few module edges to fit a grid to")
     homography, shifts, growth, reference = grid.homography, grid.shifts, grid.growth, grid.reference
     centres = _module_centres(rows, cols)
-    pitch = sum(_pitches(homography, size)) / 2
+    across, down = _pitches(homography, size)
+    pitch = (across + down) / 2
     pixels = _project(homography, centres + shifts)
     height, width = crop.shape
     # Every sample, aperture included, must lie on the frame: the quiet zone is part of the grade.
@@ -931,24 +917,23 @@ def _grade(crop: GreyArray, located: _Located) -> SymbolGrade:
     )
 
     # Modulation and reflectance margin per codeword (its weakest module), graded by levels against
-    # what error correction could still absorb if the weaker codewords were erased.
-    module_modulation = modulation[1:-1, 1:-1]
-    margin = np.where(wrong_data, 0.0, module_modulation)
-    block_of = _block_of(size)
-    capacities = np.full(size.blocks, float(capacity))
-    score, level = _by_levels(
-        module_modulation[layout.rows, layout.cols].min(axis=1), block_of, capacities, _ERASED
-    )
+    # what error correction could still absorb if the weaker codewords were erased: ISO/IEC 15415's
+    # grading of modulation by levels, continuous. For each level t, the codewords weaker than t are
+    # damage, counted per Reed–Solomon block against its capacity; the level grades as the lower of
+    # t's modulation grade and the worst block's damage grade, and the result is the best level (at
+    # the letter thresholds, the standard's table; between them, interpolated).
+    score, level, margin_score, margin_level = _grading_kernels.codeword_levels(
+        np.ascontiguousarray(modulation, np.float64), np.ascontiguousarray(wrong_data), layout.rows,
+        layout.cols, _block_of(size), np.full(size.blocks, float(capacity)), _MODULATION.knots, _ERASED.knots,
+    )  # fmt: skip
     parameters[Parameter.MODULATION] = _parameter(level, score)
-    score, level = _by_levels(margin[layout.rows, layout.cols].min(axis=1), block_of, capacities, _ERASED)
-    parameters[Parameter.REFLECTANCE_MARGIN] = _parameter(level, score)
+    parameters[Parameter.REFLECTANCE_MARGIN] = _parameter(margin_level, margin_score)
 
     parameters[Parameter.FIXED_PATTERN_DAMAGE] = _fixed_pattern_damage(dark, modulation, size, notes)
 
-    across, down = _pitches(homography, size)
-    axial = abs(across - down) / ((across + down) / 2)
+    axial = abs(across - down) / pitch
     parameters[Parameter.AXIAL_NONUNIFORMITY] = _parameter(axial, _AXIAL.score(axial))
-    deviation = _grid_nonuniformity(shifts, homography, size, (across + down) / 2)
+    deviation = _grid_nonuniformity(shifts, homography, size, pitch)
     parameters[Parameter.GRID_NONUNIFORMITY] = _parameter(deviation, _GRID.score(deviation))
 
     return SymbolGrade(
@@ -957,7 +942,7 @@ def _grade(crop: GreyArray, located: _Located) -> SymbolGrade:
         parameters=parameters,
         rows=rows,
         cols=cols,
-        module_px=(across + down) / 2,
+        module_px=pitch,
         light_on_dark=lod,
         print_growth=(2 * growth[0], 2 * growth[1]),
         image_blur_px=grid.blur,
@@ -979,16 +964,15 @@ def _fixed_pattern_damage(
 ) -> ParameterGrade:
     """ISO/IEC 16022 fixed pattern damage: each segment graded by levels of modulation, then the average."""
     segments = _fixed_segments(size)
-    wrong = segments.fixed & (dark != segments.expected)
-    margin = np.where(wrong, 0.0, modulation).ravel()[segments.cells]
-    scores = _grading_kernels.segment_levels(
-        margin, segments.starts, _MODULATION.knots, segments.damage_knots
-    )
+    scores, wrong, fixed = _grading_kernels.fixed_pattern_levels(
+        np.ascontiguousarray(dark), np.ascontiguousarray(modulation, np.float64), segments.expected,
+        segments.fixed, segments.cells, segments.starts, _MODULATION.knots, segments.damage_knots,
+    )  # fmt: skip
     grades = [grade_score(score) for score in scores.tolist()]
     for name, grade in zip(segments.names, grades, strict=True):
         if grade < Grade.B:
             notes.append(f"fixed pattern damage: {name} grades {grade.name}")
     average_score = _AVERAGE.score(float(scores.mean()))
     average_grade = grade_score(_AVERAGE.score(sum(grades) / len(grades)))
-    damaged = float(wrong[segments.fixed].mean())
+    damaged = wrong / fixed
     return _parameter(damaged, min(float(scores.min()), average_score), Grade(min(*grades, average_grade)))

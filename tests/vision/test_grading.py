@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import functools
 import math
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,9 +19,22 @@ from hypothesis import strategies as st
 from recipes.schema import PrintLayout
 from simulator.camera import render_unit, sample_appearance
 from simulator.units import Appearance, Unit
-from vision import ecc200
+from vision import _grading_kernels, ecc200
 from vision.datamatrix import read_datamatrix
-from vision.grading import Grade, Parameter, SymbolGrade, grade_score, grade_symbol
+from vision.grading import (
+    Grade,
+    Parameter,
+    SymbolGrade,
+    _crop,
+    _frame_homography,
+    _project,
+    _sample,
+    _search_table,
+    _SearchTable,
+    _shapes_for,
+    grade_score,
+    grade_symbol,
+)
 
 Frame = npt.NDArray[np.uint8]
 Corners = list[tuple[float, float]]
@@ -503,3 +517,312 @@ class TestInvariants:
     def test_grade_score(self) -> None:
         """A continuous score's letter is its integer part, 4.0 and above A."""
         assert [grade_score(s) for s in (0.0, 0.99, 1.0, 2.5, 3.999, 4.0)] == [0, 0, 1, 2, 3, 4]
+
+
+# --- compiled kernels against plain numpy ------------------------------------------------------------
+
+KernelCalls = dict[str, list[tuple[object, ...]]]
+
+
+@functools.cache
+def _kernel_calls() -> KernelCalls:
+    """Every call grading makes to the compiled kernels on a few realistic symbols: simulated frames
+    (one light on dark), a turned and soft drawn one, and a damaged one (edges dropped from the fit)."""
+    calls: KernelCalls = {}
+    names = (
+        "find_edges",
+        "growth_and_lines",
+        "grid_equations",
+        "grid_residuals",
+        "finite_median",
+        "largest_shift",
+        "fixed_pattern_levels",
+        "codeword_levels",
+    )
+    originals = {name: getattr(_grading_kernels, name) for name in names}
+
+    def recording(name: str) -> object:
+        def record(*args: object) -> object:
+            calls.setdefault(name, []).append(args)
+            return originals[name](*args)
+
+        return record
+
+    damaged, corners = draw(modules(), angle=23.0, module_px=3.6, blur=1.1)
+    damaged[150:190, 180:215] = 200  # a light patch over part of the symbol
+    frames = [
+        (simulated(3), None),
+        (simulated(4, Appearance(module_px=4.5, blur_sigma=0.6, contrast=0.9, light_on_dark=True)), None),
+        draw(modules(), angle=-37.0, module_px=5.5, blur=1.4, noise=5.0),
+        (damaged, corners),
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        for name in names:
+            patch.setattr(_grading_kernels, name, recording(name))
+        for image, at_corners in frames:
+            grade_symbol(image, decoded_corners(image) if at_corners is None else at_corners)
+    return calls
+
+
+def _realistic(name: str) -> list[tuple[Any, ...]]:
+    calls = _kernel_calls().get(name, [])
+    assert len(calls) >= 4, name
+    return calls
+
+
+class TestKernels:
+    """Each compiled kernel gives what the plain numpy it replaced gives, on the arguments grading passes."""
+
+    def test_find_edges(self) -> None:
+        """Each edge where a plain numpy profile across its grid line crosses the mid-level."""
+        for raw, homography, dark, min_contrast, reach, samples, fits in _realistic("find_edges"):
+            got = _grading_kernels.find_edges(raw, homography, dark, min_contrast, reach, samples, fits)
+            expected = _numpy_edges(raw, homography, dark, min_contrast, reach, samples, fits)
+            assert got[0].size > 100
+            for index, name in ((0, "axis"), (1, "line"), (2, "along"), (4, "polarity")):
+                np.testing.assert_array_equal(got[index], expected[index], err_msg=name)
+            np.testing.assert_allclose(got[3], expected[3], rtol=0, atol=1e-9, err_msg="offset")
+            np.testing.assert_allclose(got[5], expected[5], rtol=1e-9, err_msg="spread")
+            assert np.isfinite(got[5]).any() and np.isnan(got[5]).any()
+
+    def test_growth_and_lines(self) -> None:
+        """The line fits left: per grid line, the mean position and residual of its edges (less the
+        growth, with polarity) and the least-squares slope where the edges spread far enough."""
+        for axis, line, along, residual, polarity, use, rows, cols in _realistic("growth_and_lines"):
+            step_u, step_v, fits = _grading_kernels.growth_and_lines(
+                axis, line, along, residual, polarity, use, rows, cols
+            )
+            corrected = residual - polarity * np.array([step_u, step_v])[axis]
+            sloped = 0
+            for a, length in ((0, rows), (1, cols)):
+                for j in range(fits.shape[1]):
+                    mine = (axis == a) & (line == j) & use
+                    if not mine.any():
+                        np.testing.assert_array_equal(fits[a, j], 0.0)
+                        continue
+                    position = along[mine] - length / 2
+                    values = corrected[mine]
+                    spread = ((position - position.mean()) ** 2).sum()
+                    slope = 0.0
+                    if mine.sum() >= 4 and spread >= mine.sum() * (length / 8) ** 2 * (1 + 1e-9):
+                        slope = ((position - position.mean()) * (values - values.mean())).sum() / spread
+                        sloped += 1
+                    expected = [position.mean(), values.mean(), slope]
+                    np.testing.assert_allclose(fits[a, j], expected, rtol=1e-9, atol=1e-12)
+            assert sloped > 0
+
+    def test_grid_equations(self) -> None:
+        """The normal matrix is A^T A of the DLT rows of the kept edges; the kept counts per axis."""
+        for axis, line, along, offset, polarity, keep, growth, normal in _realistic("grid_equations"):
+            scale, centre_u, centre_v = normal
+            matrix, observed, kept_u, kept_v = _grading_kernels.grid_equations(
+                axis, line, along, offset, polarity, keep, growth, normal
+            )
+            shifted = line + offset - polarity * np.asarray(growth)[axis]
+            column = axis == 0
+            x = np.where(column, shifted, along)
+            y = np.where(column, along, shifted)
+            np.testing.assert_array_equal(observed, np.stack([x, y], axis=1))
+            assert (kept_u, kept_v) == (
+                int(np.count_nonzero(keep & column)),
+                int(np.count_nonzero(keep & ~column)),
+            )
+            target = (line - np.where(column, centre_u, centre_v)) * scale
+            xn, yn = (x - centre_u) * scale, (y - centre_v) * scale
+            rows = np.zeros((line.size, 9))
+            rows[column, 0:3] = np.stack([xn, yn, np.ones_like(xn)], axis=1)[column]
+            rows[~column, 3:6] = np.stack([xn, yn, np.ones_like(xn)], axis=1)[~column]
+            rows[:, 6:9] = -target[:, None] * np.stack([xn, yn, np.ones_like(xn)], axis=1)
+            rows = rows[keep]
+            np.testing.assert_allclose(matrix, rows.T @ rows, rtol=1e-12, atol=1e-9)
+            np.testing.assert_array_equal(matrix, matrix.T)
+
+    def test_grid_residuals(self) -> None:
+        """Distances across the lines after the correction, within the limit, and nothing new dropped."""
+        settled_seen = set()
+        for correction, observed, axis, line, limit, kept in _realistic("grid_residuals"):
+            residual, within, settled = _grading_kernels.grid_residuals(
+                correction, observed, axis, line, limit, kept
+            )
+            points = np.column_stack([observed, np.ones(line.size)]) @ correction.T
+            moved = np.where(axis == 0, points[:, 0], points[:, 1]) / points[:, 2]
+            np.testing.assert_allclose(residual, moved - line, rtol=0, atol=1e-12)
+            np.testing.assert_array_equal(within, np.abs(residual) <= limit)
+            assert settled == bool((within | ~kept).all())
+            settled_seen.add(settled)
+        assert settled_seen == {True, False}  # the damaged symbol drops edges
+
+    def test_finite_median(self) -> None:
+        """numpy's median of the finite edge spreads, exactly, and their count."""
+        for (spread,) in _realistic("finite_median"):
+            finite = spread[np.isfinite(spread)]
+            assert finite.size < spread.size  # some edges are not wide enough to measure
+            median, count = _grading_kernels.finite_median(spread)
+            assert (median, count) == (float(np.median(finite)), finite.size)
+            for cut in (1, 2, 3):  # odd and even counts
+                part = finite[:cut]
+                assert _grading_kernels.finite_median(part) == (float(np.median(part)), cut)
+        median, count = _grading_kernels.finite_median(np.array([math.nan, math.inf]))
+        assert math.isnan(median) and count == 0
+
+    def test_largest_shift(self) -> None:
+        """The longest module shift in pixels, symbol only, exactly as numpy computes it."""
+        for shifts, per_u, per_v in _realistic("largest_shift"):
+            inner = shifts[1:-1, 1:-1]
+            moved = inner[..., :1] * per_u + inner[..., 1:] * per_v
+            expected = float(np.sqrt((moved * moved).sum(axis=-1)).max())
+            assert expected > 0.0
+            assert _grading_kernels.largest_shift(shifts, per_u, per_v) == expected
+
+    def test_fixed_pattern_levels(self) -> None:
+        """Segment scores on the modulation (wrong colour counting 0) and the wrong share, exactly."""
+        any_wrong = False
+        for dark, modulation, expected, fixed, cells, starts, knots, damage in _realistic(
+            "fixed_pattern_levels"
+        ):
+            scores, wrong, total = _grading_kernels.fixed_pattern_levels(
+                dark, modulation, expected, fixed, cells, starts, knots, damage
+            )
+            wrong_cells = fixed & (dark != expected)
+            margin = np.where(wrong_cells, 0.0, modulation).ravel()[cells]
+            np.testing.assert_array_equal(
+                scores, _grading_kernels.segment_levels(margin, starts, knots, damage)
+            )
+            assert (wrong, total) == (int(np.count_nonzero(wrong_cells)), int(np.count_nonzero(fixed)))
+            any_wrong |= wrong > 0
+        assert any_wrong
+
+    def test_codeword_levels(self) -> None:
+        """Modulation and reflectance margin by levels on each codeword's weakest module, exactly."""
+        for modulation, wrong, rows, cols, group, capacity, knots, damage in _realistic("codeword_levels"):
+            module_modulation = modulation[1:-1, 1:-1]
+            margin = np.where(wrong, 0.0, module_modulation)
+            weakest = module_modulation[rows, cols].min(axis=1)
+            lowest = margin[rows, cols].min(axis=1)
+            expected = (
+                *_grading_kernels.graded_levels(weakest, group, capacity, knots, damage),
+                *_grading_kernels.graded_levels(lowest, group, capacity, knots, damage),
+            )
+            args = (modulation, wrong, rows, cols, group, capacity, knots, damage)
+            assert _grading_kernels.codeword_levels(*args) == expected
+
+    @pytest.mark.parametrize("size", [*range(0, 140), 255, 256, 257, 700, 1031, 4100])
+    def test_pairwise_sum(self, size: int) -> None:
+        """numpy's own sum, to the last bit, and np.add.reduceat's (first value plus the rest)."""
+        values = np.random.default_rng(size).normal(120.0, 60.0, size) ** 2
+        assert _grading_kernels.pairwise_sum(values) == np.sum(values)
+        if size:
+            assert values[0] + _grading_kernels.pairwise_sum(values[1:]) == np.add.reduceat(values, [0])[0]
+
+    @pytest.mark.parametrize("turns", [False, True])
+    def test_best_labelling(self, turns: bool) -> None:
+        """The labelling, agreement and polarity the plain numpy ranking gives, on realistic rings."""
+        looks = ((3.0, 4.5, 200.0, 30.0), (95.0, 3.2, 200.0, 30.0), (200.0, 5.0, 40.0, 190.0))
+        images = [draw(modules(), angle=a, module_px=px, light=light, ink=ink) for a, px, light, ink in looks]
+        image = simulated(7)
+        images.append((image, decoded_corners(image)))
+        for image, corners in images:
+            quad = np.asarray(corners, np.float64)
+            crop, origin = _crop(image, quad)
+            assert crop is not None
+            for jitter in (0.0, 2.5):
+                moved = quad - origin + np.random.default_rng(1).normal(0.0, jitter, quad.shape)
+                table = _search_table(_shapes_for(moved), any_turn=turns)
+                assert table is not None
+                grey = _sample(crop, _project(_frame_homography(1, 1, moved), table.points))
+                got = _grading_kernels.best_labelling(
+                    grey, table.starts, table.counts, table.dark_point, table.dark_group,
+                    table.dark_counts, table.labelling_shape,
+                )  # fmt: skip
+                assert got == _numpy_labelling(grey, table)
+
+
+def _numpy_edges(
+    raw: npt.NDArray[np.float32],
+    homography: npt.NDArray[np.float64],
+    dark: npt.NDArray[np.bool_],
+    min_contrast: float,
+    reach: float,
+    samples: int,
+    fits: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[Any], ...]:
+    """find_edges in plain numpy, one profile at a time (see its docstring)."""
+    rows, cols = dark.shape[0] - 2, dark.shape[1] - 2
+    height, width = raw.shape
+    grey = raw.astype(np.float64)
+    t = np.arange(samples) / (samples - 1)
+    inner = round((reach - 0.5) / (2 * reach) * (samples - 1))
+    found: list[tuple[int, int, float, float, float, float]] = []
+    for axis in (0, 1):
+        for line in range((cols if axis == 0 else rows) + 1):
+            for position in range(rows if axis == 0 else cols):
+                pair = (position + 1, line) if axis == 0 else (line, position + 1)
+                step = (0, 1) if axis == 0 else (1, 0)
+                before, after = dark[pair], dark[pair[0] + step[0], pair[1] + step[1]]
+                if before == after:
+                    continue
+                centred = position + 0.5 - (rows if axis == 0 else cols) / 2
+                shift = fits[axis, line, 1] + fits[axis, line, 2] * (centred - fits[axis, line, 0])
+                across = line + shift + reach * (2 * t - 1)
+                along = np.full(samples, position + 0.5)
+                uv = np.stack([across, along] if axis == 0 else [along, across], axis=1)
+                ends = _project(homography, uv[[0, -1]])
+                x = np.clip(ends[0, 0] + t * (ends[1, 0] - ends[0, 0]), 0.0, width - 1.001)
+                y = np.clip(ends[0, 1] + t * (ends[1, 1] - ends[0, 1]), 0.0, height - 1.001)
+                x0, y0 = x.astype(int), y.astype(int)
+                fx, fy = x - x0, y - y0
+                top = grey[y0, x0] * (1 - fx) + grey[y0, x0 + 1] * fx
+                bottom = grey[y0 + 1, x0] * (1 - fx) + grey[y0 + 1, x0 + 1] * fx
+                profile = top * (1 - fy) + bottom * fy
+                first, last = profile[inner], profile[samples - 1 - inner]
+                if abs(last - first) < min_contrast:
+                    continue
+                mid = (first + last) / 2
+                crossings = np.flatnonzero((profile[:-1] > mid) != (profile[1:] > mid))
+                if not crossings.size:
+                    continue
+                best = int(crossings[np.argmin(np.abs(crossings + 0.5 - (samples - 1) / 2))])
+                low, high = profile[best] - mid, profile[best + 1] - mid
+                fraction = low / (low - high) if high != low else 0.5
+                reach_out = (
+                    (pair[0] - step[0], pair[1] - step[1]),
+                    (pair[0] + 2 * step[0], pair[1] + 2 * step[1]),
+                )
+                wide = 1 <= line <= (cols if axis == 0 else rows) - 1 and (
+                    dark[reach_out[0]] == before and dark[reach_out[1]] == after
+                )
+                spread = math.nan
+                steepest = np.abs(np.diff(profile))[max(best - 1, 0) : min(best + 2, samples - 1)].max()
+                if wide and steepest > 0:
+                    step_px = math.dist(ends[0], ends[1]) / (samples - 1)
+                    spread = abs(profile[-1] - profile[0]) * step_px / (steepest * math.sqrt(2 * math.pi))
+                offset = shift + reach * (2 * (best + fraction) / (samples - 1) - 1)
+                found.append((axis, line, position + 0.5, offset, 1.0 if before else -1.0, spread))
+    columns = list(zip(*found, strict=True))
+    return tuple(np.array(column) for column in columns)
+
+
+def _numpy_labelling(grey: npt.NDArray[np.float64], table: _SearchTable) -> tuple[int, float, bool]:
+    """The plain numpy ranking of labellings that best_labelling replaced."""
+    squares = grey * grey
+    total = np.add.reduceat(grey, table.starts)[table.labelling_shape]
+    total_squares = np.add.reduceat(squares, table.starts)[table.labelling_shape]
+    count = table.counts[table.labelling_shape]
+    dark_sum = np.bincount(table.dark_group, grey[table.dark_point], minlength=len(table.labellings))
+    dark_squares = np.bincount(table.dark_group, squares[table.dark_point], minlength=len(table.labellings))
+    light_count = count - table.dark_counts
+    dark_mean = dark_sum / table.dark_counts
+    light_mean = (total - dark_sum) / light_count
+    dark_var = np.maximum(dark_squares / table.dark_counts - dark_mean**2, 0.0)
+    light_var = np.maximum((total_squares - dark_squares) / light_count - light_mean**2, 0.0)
+    separation = (light_mean - dark_mean) / np.sqrt((dark_var + light_var) / 2 + 1.0)
+    index = int(np.argmax(np.abs(separation)))
+    lod = bool(separation[index] < 0)
+    shape = table.labelling_shape[index]
+    start = table.starts[shape]
+    ring = grey[start : start + int(table.counts[shape])]
+    expected = np.zeros(ring.size, np.bool_)
+    expected[table.dark_point[table.dark_group == index] - start] = True
+    middle = (dark_mean[index] + light_mean[index]) / 2
+    seen_dark = ring > middle if lod else ring < middle
+    return index, float(np.mean(seen_dark == expected)), lod
