@@ -72,6 +72,10 @@ THREADS = 1
 small convolutions gain little from a second and lose much when another process holds a core."""
 DEFACED_SHARE = 0.12
 BLANK_SHARE = 0.03
+PARTIAL_LINES = 300
+"""Combination 1's character CNN also trains on this many lines with a partly unprinted character
+(``charcnn.partial_lines``), drawn from ``--seed + PARTIAL_SEED_OFFSET``."""
+PARTIAL_SEED_OFFSET = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +441,8 @@ def train_model(name: str, seed: int, out: Path, *, plan: Plan, log: Callable[[s
         example = torch.from_numpy(data.validation[0].line.image)
     else:
         segmenter = _segmenter()
-        train_patches, labels = charcnn.patch_set(data.train, rng, segmenter=segmenter)
+        partial = charcnn.partial_lines(seed + PARTIAL_SEED_OFFSET, PARTIAL_LINES, px_per_mm=PX_PER_MM)
+        train_patches, labels = charcnn.patch_set([*data.train, *partial], rng, segmenter=segmenter)
         log(f"{len(labels)} training patches, {int((labels == CHARCNN_REJECT).sum())} rejects")
         net = charcnn.CharCnn()
         fit(
@@ -463,6 +468,13 @@ def train_model(name: str, seed: int, out: Path, *, plan: Plan, log: Callable[[s
     path.write_bytes(model_bytes)
     model = OnnxModel(path, spec)
     card = _card(name, seed, plan, net, model_bytes, spec, trained_s, calibration)
+    if name == "charcnn":
+        card["data"]["partial_lines"] = PARTIAL_LINES
+        card["data"]["partial_seed"] = seed + PARTIAL_SEED_OFFSET
+        card["data"]["partial"] = (
+            "vision.training.charcnn.partial_lines: simulator.text_samples.line_samples with its partial "
+            "defect (30-60 % of one character missing from one side), that character labelled damaged"
+        )
     card["validation"] = _validate(name, model, data.validation, log)
     (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
