@@ -50,9 +50,10 @@ class TestSimulatedLine:
         assert sum(report.defects_injected.values()) >= 8
         # Good print mostly passes. The readers still misread or doubt some good dot-matrix
         # characters, worst in the small 5x7 print of recipe 3 (a false reject, never an escape;
-        # docs/benchmarks.md): the bounds are the rates measured on 200-unit runs, with room.
+        # docs/benchmarks.md). 300-unit runs (seed 1, defects 0.1) falsely rejected 0.4, 13, 22,
+        # 3.3 and 1 % of good units (recipes 1-5); these 80-unit runs 1.4, 7.7, 17.5, 1.9 and 0 %.
         good_units = report.units - sum(report.defects_injected.values())
-        bound = {1: 0.1, 2: 0.35, 3: 0.35, 4: 0.2, 5: 0.15}[recipe]
+        bound = {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.1, 5: 0.1}[recipe]
         assert report.false_rejects <= bound * good_units, (pipeline, report.false_rejects_by_reason)
 
     async def test_plc_server_outage_over_s7(self) -> None:
