@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "area_table_kernel",
     "class_distances_kernel",
     "classify_kernel",
     "dot_matrix_kernel",
@@ -28,6 +29,9 @@ __all__ = [
     "kept_blobs_kernel",
     "kept_profiles_kernel",
     "label_kernel",
+    "line_band_kernel",
+    "line_levels_kernel",
+    "patches_kernel",
     "sauvola_kernel",
     "solid_groups_kernel",
 ]
@@ -371,8 +375,12 @@ def grid_band_kernel(
             total += folded[j]
         best = total
         best_start = 0
+        entering = span - 1  # (start + span - 1) modulo bins, stepped along instead of divided
         for start in range(1, bins):
-            total += folded[(start + span - 1) % bins] - folded[start - 1]
+            entering += 1
+            if entering == bins:
+                entering = 0
+            total += folded[entering] - folded[start - 1]
             if total < best:
                 best = total
                 best_start = start
@@ -776,3 +784,229 @@ def dot_matrix_kernel(
         kept_cells[kept] = cells[k]
         kept += 1
     return boxes[:kept], kept_cells[:kept], advance
+
+
+@numba.njit(cache=True, nogil=True)
+def area_table_kernel(
+    source: int, target: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:  # pragma: no cover
+    """OpenCV's ``INTER_AREA`` weights for shrinking ``source`` pixels to ``target`` (non-integer scale).
+
+    Returns per weight its target pixel, source pixel and float32 weight, in OpenCV's order (target
+    by target, source pixels left to right), computed in float64 as ``computeResizeAreaTab`` does.
+    """
+    scale = 1.0 / (target / source)
+    capacity = 2 * source + 2
+    to = np.empty(capacity, np.int64)
+    of = np.empty(capacity, np.int64)
+    weight = np.empty(capacity, np.float32)
+    k = 0
+    for dx in range(target):
+        start = dx * scale
+        stop = start + scale
+        cell = min(scale, source - start)
+        first = min(math.ceil(start), min(math.floor(stop), source - 1))
+        last = min(math.floor(stop), source - 1)
+        if first - start > 1e-3:
+            to[k], of[k], weight[k] = dx, first - 1, np.float32((first - start) / cell)
+            k += 1
+        for sx in range(first, last):
+            to[k], of[k], weight[k] = dx, sx, np.float32(1.0 / cell)
+            k += 1
+        if stop - last > 1e-3:
+            to[k], of[k], weight[k] = dx, last, np.float32(min(min(stop - last, 1.0), cell) / cell)
+            k += 1
+    return to[:k], of[:k], weight[:k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _area_dense(
+    to: npt.NDArray[np.int64], of: npt.NDArray[np.int64], weight: npt.NDArray[np.float32], target: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:  # pragma: no cover - compiled
+    """``area_table_kernel``'s weights as (target, most per target) tables of source pixels and
+    weights, in order, each target's row padded with weight 0 (on a pixel of its own)."""
+    most = 0
+    k = 0
+    while k < to.size:
+        stop = k
+        while stop < to.size and to[stop] == to[k]:
+            stop += 1
+        most = max(most, stop - k)
+        k = stop
+    sources = np.empty((target, most), np.int64)
+    weights = np.zeros((target, most), np.float32)
+    k = 0
+    for dx in range(target):
+        count = 0
+        while k < to.size and to[k] == dx:
+            sources[dx, count] = of[k]
+            weights[dx, count] = weight[k]
+            count += 1
+            k += 1
+        for pad in range(count, most):
+            sources[dx, pad] = sources[dx, 0] if count else 0
+    return sources, weights
+
+
+@numba.njit(cache=True, nogil=True)
+def _area_sums(
+    source: npt.NDArray[np.float32],
+    sources: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+) -> None:  # pragma: no cover - compiled
+    """One horizontal (or vertical, row by row) ``INTER_AREA`` pass: each target's weighted sum of
+    ``source``, in float32, summed onto 0 in OpenCV's order. A pad's weight 0 adds +0, which leaves
+    every sum of non-negative terms as it is."""
+    most = sources.shape[1]
+    for dx in range(out.size):
+        total = np.float32(0.0)
+        for t in range(most):
+            total += source[sources[dx, t]] * weights[dx, t]
+        out[dx] = total
+
+
+@numba.njit(cache=True, nogil=True)
+def line_levels_kernel(image: npt.NDArray[np.uint8], dark: float, light: float) -> tuple[int, int]:
+    """The least grey levels whose cumulative pixel counts reach ``dark`` and ``light`` (256 where
+    none does): ``np.searchsorted(np.cumsum(np.bincount(image.ravel(), minlength=256)), ...)``.
+    """  # pragma: no cover - compiled
+    histogram = np.zeros(256, np.int64)
+    height, width = image.shape
+    for y in range(height):
+        row = image[y]
+        for x in range(width):
+            histogram[row[x]] += 1
+    first = 256
+    second = 256
+    cumulative = 0
+    for level in range(256):
+        cumulative += histogram[level]
+        if first == 256 and float(cumulative) >= dark:
+            first = level
+        if float(cumulative) >= light:
+            second = level
+            break
+    return first, second
+
+
+@numba.njit(cache=True, nogil=True)
+def line_band_kernel(
+    crop: npt.NDArray[np.uint8],
+    out: npt.NDArray[np.float32],
+    first_row: int,
+    background: float,
+    contrast: float,
+    rows: int,
+    columns: int,
+) -> None:  # pragma: no cover - compiled
+    """Rows ``first_row ..`` of the crop shrunk to ``(rows, columns)`` by OpenCV's ``INTER_AREA``
+    (non-integer scale, uint8 result rounded half to even), as ink: ``clip((background - v) /
+    contrast, 0, 1)`` in float32, written to ``out[:, : columns]``.
+
+    Only ``out.shape[0]`` rows from ``first_row`` are made, each as OpenCV's ``resizeArea_`` makes it
+    (a row's sums do not depend on the others'): each source row's horizontal sums once, then each
+    target row's weighted sum of them, all in float32 and in OpenCV's order. OpenCV starts every
+    target row but its first afresh rather than on 0, which for these non-negative sums is the same.
+    """
+    height, width = crop.shape
+    x_sources, x_weights = _area_dense(*area_table_kernel(width, columns), columns)
+    y_sources, y_weights = _area_dense(*area_table_kernel(height, rows), rows)
+    ground = np.float32(background)
+    spread = np.float32(contrast)
+    # Ink of each uint8 level, as numpy computes it in float32.
+    ink = np.empty(256, np.float32)
+    for level in range(256):
+        value = (ground - np.float32(level)) / spread
+        ink[level] = min(max(value, np.float32(0.0)), np.float32(1.0))
+    made = min(out.shape[0], rows - first_row)
+    if made <= 0:
+        return
+    low = height
+    high = 0
+    for dy in range(first_row, first_row + made):
+        for t in range(y_sources.shape[1]):
+            low = min(low, y_sources[dy, t])
+            high = max(high, y_sources[dy, t] + 1)
+    source = np.empty(width, np.float32)
+    sums = np.empty((high - low, columns), np.float32)
+    for sy in range(low, high):
+        row = crop[sy]
+        for x in range(width):
+            source[x] = np.float32(row[x])
+        _area_sums(source, x_sources, x_weights, sums[sy - low])
+    total = np.empty(columns, np.float32)
+    for dy in range(first_row, first_row + made):
+        total[:] = 0.0
+        for t in range(y_sources.shape[1]):
+            beta = y_weights[dy, t]
+            above = sums[y_sources[dy, t] - low]
+            for dx in range(columns):
+                total[dx] += beta * above[dx]
+        _band_row(total, ink, out[dy - first_row])
+
+
+@numba.njit(cache=True, nogil=True)
+def _band_row(
+    total: npt.NDArray[np.float32], ink: npt.NDArray[np.float32], out: npt.NDArray[np.float32]
+) -> None:  # pragma: no cover - compiled
+    """One shrunk row to uint8 (``saturate_cast``: round half to even, clip) and on to ink."""
+    for dx in range(total.size):
+        value = np.rint(total[dx])
+        level = 0 if value < 0 else (255 if value > 255 else int(value))
+        out[dx] = ink[level]
+
+
+@numba.njit(cache=True, nogil=True)
+def patches_kernel(
+    image: npt.NDArray[np.float32],
+    lefts: npt.NDArray[np.float64],
+    rights: npt.NDArray[np.float64],
+    masked: npt.NDArray[np.uint8],
+    scale: float,
+    band_top: int,
+    window: int,
+    size: int,
+) -> npt.NDArray[np.float32]:  # pragma: no cover - compiled
+    """One ``size`` square per span: the ``window`` square of ``image`` (zero beyond it) from row
+    ``band_top``, centred on the span's columns, shrunk by OpenCV's ``INTER_AREA`` (``size`` <
+    ``window`` < 2 ``size``, so a non-integer scale), each pixel's float32 sums in OpenCV's order.
+
+    A span [left, right) in crop pixels covers image columns ``floor(left * scale) - 1`` to
+    ``ceil(right * scale) + 1``; where ``masked`` is set, the window's columns outside them are 0.
+    ``image`` must be finite and non-negative (``line_band_kernel``'s ink). Returns (spans, 1, size,
+    size).
+    """
+    rows, width = image.shape
+    sources, weights = _area_dense(*area_table_kernel(window, size), size)
+    out = np.empty((lefts.size, 1, size, size), np.float32)
+    source = np.zeros(window, np.float32)
+    horizontal = np.empty((window, size), np.float32)
+    total = np.empty(size, np.float32)
+    half = window // 2
+    for index in range(lefts.size):
+        x0 = math.floor(lefts[index] * scale) - 1
+        x1 = math.ceil(rights[index] * scale) + 1
+        origin = (x0 + x1) // 2 - half
+        low, high = 0, window
+        if masked[index]:
+            low, high = max(x0 - origin, 0), max(x1 - origin, 0)
+        low = max(low, -origin)
+        high = min(high, width - origin, window)
+        for r in range(window):
+            y = band_top + r
+            source[:] = 0.0
+            if 0 <= y < rows:
+                for j in range(low, high):
+                    source[j] = image[y, origin + j]
+            _area_sums(source, sources, weights, horizontal[r])
+        patch = out[index, 0]
+        for dy in range(size):
+            total[:] = 0.0
+            for t in range(sources.shape[1]):
+                beta = weights[dy, t]
+                above = horizontal[sources[dy, t]]
+                for dx in range(size):
+                    total[dx] += beta * above[dx]
+            patch[dy] = total
+    return out

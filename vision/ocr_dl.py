@@ -22,7 +22,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vision._ocr_kernels import glyph_frames_kernel, glyph_grid_kernel
+from vision._ocr_kernels import (
+    glyph_frames_kernel,
+    glyph_grid_kernel,
+    line_band_kernel,
+    line_levels_kernel,
+    patches_kernel,
+)
 from vision._segnet_kernels import reaching_kernel, segment_runs_kernel, span_ink_kernel
 from vision.binarize import binarize_otsu, otsu_threshold
 
@@ -177,19 +183,33 @@ def line_input(crop: npt.NDArray[np.uint8], *, px_per_mm: float) -> LineInput:
             f" (needs 2 x {margin:.1f} px of margin plus at least 4 px of cap height, and 4 px width)"
         )
     # Carton = the 90th percentile (text covers well under half a line crop), ink = the 1st.
-    cumulative = np.cumsum(np.bincount(crop.ravel(), minlength=256))
-    dark, background = np.searchsorted(cumulative, (0.01 * crop.size, 0.9 * crop.size)).tolist()
+    pixels = np.ascontiguousarray(crop)
+    dark, background = line_levels_kernel(pixels, 0.01 * crop.size, 0.9 * crop.size)
     contrast = max(background - dark, _MIN_CONTRAST)
     scale = CAP_ROWS / cap
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     top_rows = round(margin * scale) - CAP_TOP  # normalised rows of crop above the band
     padded_width = -(-size[0] // CRNN_STRIDE) * CRNN_STRIDE
     image = np.zeros((1, 1, LINE_ROWS, padded_width), np.float32)
     src0, dst0 = max(top_rows, 0), max(-top_rows, 0)
     rows = min(size[1] - src0, LINE_ROWS - dst0)
-    band = (np.float32(background) - resized[src0 : src0 + rows].astype(np.float32)) / np.float32(contrast)
-    image[0, 0, dst0 : dst0 + rows, : size[0]] = np.clip(band, 0.0, 1.0)
+    if scale < 1 and _area_shrinks(width, size[0]) and _area_shrinks(height, size[1]):
+        # OpenCV's INTER_AREA, to the bit, made for the band's rows only and straight to ink.
+        line_band_kernel(
+            pixels,
+            image[0, 0, dst0 : dst0 + max(rows, 0)],
+            src0,
+            float(background),
+            float(contrast),
+            size[1],
+            size[0],
+        )
+    else:
+        resized = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        band = (np.float32(background) - resized[src0 : src0 + rows].astype(np.float32)) / np.float32(
+            contrast
+        )
+        image[0, 0, dst0 : dst0 + rows, : size[0]] = np.clip(band, 0.0, 1.0)
     return LineInput(
         image=image,
         crop=crop,
@@ -219,10 +239,33 @@ def patches(line: LineInput, spans: Sequence[tuple[int, int]], *, masked: bool) 
     -------
     ndarray of float32, shape (len(spans), 1, PATCH_SIZE, PATCH_SIZE)
     """
-    out = np.zeros((len(spans), 1, PATCH_SIZE, PATCH_SIZE), np.float32)
+    return _patches(line, spans, np.full(len(spans), masked, np.uint8))
+
+
+def _patches(
+    line: LineInput, spans: Sequence[tuple[int, int]], masked: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.float32]:
+    """``patches``, each span masked or not as ``masked`` says (one flag per span)."""
     image = line.image[0, 0]
     half = _PATCH_WINDOW // 2
     band_top = CAP_TOP + CAP_ROWS // 2 - half
+    table = np.array(spans, np.float64).reshape(len(spans), 2)
+    lefts = np.floor(table[:, 0] * line.scale) - 1
+    rights = np.ceil(table[:, 1] * line.scale) + 1
+    centres = (lefts + rights) // 2
+    # Every window within the original's zero padding (one window each side): it shrinks square.
+    if centres.size == 0 or (centres.min() >= -half and centres.max() <= image.shape[1] + half):
+        return patches_kernel(
+            image,
+            np.ascontiguousarray(table[:, 0]),
+            np.ascontiguousarray(table[:, 1]),
+            np.ascontiguousarray(masked, np.uint8),
+            float(line.scale),
+            band_top,
+            _PATCH_WINDOW,
+            PATCH_SIZE,
+        )
+    out = np.zeros((len(spans), 1, PATCH_SIZE, PATCH_SIZE), np.float32)
     padded = np.zeros((_PATCH_WINDOW, image.shape[1] + 2 * _PATCH_WINDOW), np.float32)
     rows = slice(max(band_top, 0), min(band_top + _PATCH_WINDOW, LINE_ROWS))
     padded[rows.start - band_top : rows.stop - band_top, _PATCH_WINDOW:-_PATCH_WINDOW] = image[rows]
@@ -231,12 +274,19 @@ def patches(line: LineInput, spans: Sequence[tuple[int, int]], *, masked: bool) 
         centre = (x0 + x1) // 2
         start = centre - half + _PATCH_WINDOW
         window = padded[:, start : start + _PATCH_WINDOW]
-        if masked:
+        if masked[index]:
             window = window.copy()
             window[:, : max(x0 - (centre - half), 0)] = 0.0
             window[:, max(x1 - (centre - half), 0) :] = 0.0
         out[index, 0] = cv2.resize(window, (PATCH_SIZE, PATCH_SIZE), interpolation=cv2.INTER_AREA)
     return out
+
+
+def _area_shrinks(source: int, target: int) -> bool:
+    """Whether OpenCV's ``INTER_AREA`` shrinks ``source`` pixels to ``target`` by its general,
+    non-integer path (``vision._ocr_kernels.line_band_kernel``'s)."""
+    scale = 1.0 / (target / source)
+    return scale >= 1 and abs(scale - round(scale)) >= 2.220446049250313e-16
 
 
 class CtcReader:
@@ -405,11 +455,10 @@ class CharCnnReader:
             for index, (x0, x1) in enumerate(gaps)
             if classical[index] is not None or (cells is None and x1 - x0 > JOINED_GAP * cap_px)
         ]
-        inputs = np.concatenate(
-            [
-                patches(line, [(x, x + w) for x, _, w, _ in boxes], masked=True),
-                patches(line, [gaps[index] for index in asked], masked=False),
-            ]
+        inputs = _patches(
+            line,
+            [(x, x + w) for x, _, w, _ in boxes] + [gaps[index] for index in asked],
+            (np.arange(len(boxes) + len(asked)) < len(boxes)).astype(np.uint8),
         )
         probs = self._model.run({"chars": inputs})[0].astype(np.float64)
         # Each patch is known to be a box or a gap: condition its posteriors on that.

@@ -5,13 +5,15 @@ from __future__ import annotations
 import itertools
 import math
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vision._ocr_kernels import (
+    area_table_kernel,
     dot_matrix_kernel,
     drop_rows_kernel,
     glyph_frames_kernel,
@@ -20,6 +22,9 @@ from vision._ocr_kernels import (
     kept_blobs_kernel,
     kept_profiles_kernel,
     label_kernel,
+    line_band_kernel,
+    line_levels_kernel,
+    patches_kernel,
 )
 
 
@@ -247,3 +252,76 @@ def test_reference_mask_has_cells() -> None:
         sum(1 for inked, _ in itertools.groupby(dotted_mask(seed).any(axis=0)) if inked) >= 3
         for seed in range(40)
     )
+
+
+def _line_crop(rng: np.random.Generator, height: int, width: int) -> npt.NDArray[np.uint8]:
+    """A line crop's look: a light, noisy carton with dark strokes."""
+    crop = rng.normal(200, 6, (height, width))
+    for x in range(2, width - 6, 9):
+        top = int(rng.integers(2, height // 3))
+        crop[top : height - top, x : x + int(rng.integers(2, 5))] = rng.normal(50, 10)
+    return np.clip(np.rint(crop), 0, 255).astype(np.uint8)
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_line_levels_match_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    crop = _line_crop(rng, int(rng.integers(20, 50)), int(rng.integers(20, 600)))
+    cumulative = np.cumsum(np.bincount(crop.ravel(), minlength=256))
+    expected = np.searchsorted(cumulative, (0.01 * crop.size, 0.9 * crop.size)).tolist()
+    assert list(line_levels_kernel(crop, 0.01 * crop.size, 0.9 * crop.size)) == expected
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_line_band_matches_opencv(seed: int) -> None:
+    """OpenCV's INTER_AREA shrink and numpy's ink, to the bit, on the rows asked for."""
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(24, 50)), int(rng.integers(30, 700))
+    crop = _line_crop(rng, height, width)
+    scale = float(rng.uniform(0.52, 0.97))
+    columns, rows = max(1, round(width * scale)), max(1, round(height * scale))
+    assume(1.0 / (columns / width) % 1 != 0 and 1.0 / (rows / height) % 1 != 0)
+    background, contrast = int(rng.integers(150, 256)), float(rng.integers(48, 200))
+    first, made = int(rng.integers(0, rows)), int(rng.integers(1, 40))
+    resized = cv2.resize(crop, (columns, rows), interpolation=cv2.INTER_AREA)[first : first + made]
+    expected = np.clip((np.float32(background) - resized.astype(np.float32)) / np.float32(contrast), 0.0, 1.0)
+    out = np.full((min(made, rows - first), columns + 3), -1.0, np.float32)
+    line_band_kernel(crop, out, first, background, contrast, rows, columns)
+    assert out[:, :columns].tobytes() == expected.tobytes()
+    assert (out[:, columns:] == -1.0).all()
+
+
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(0, 12))
+@settings(max_examples=60, deadline=None)
+def test_patches_match_opencv(seed: int, count: int) -> None:
+    """Each window cut, masked and shrunk by cv2.resize (INTER_AREA) one at a time, to the bit."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(rng.normal(0.3, 0.4, (40, 4 * int(rng.integers(10, 100)))), 0.0, 1.0).astype(np.float32)
+    scale = float(rng.uniform(0.5, 0.9))
+    lefts = rng.integers(0, int((image.shape[1] - 30) / scale), count).astype(np.float64)
+    rights = lefts + rng.integers(-3, 40, count)
+    masked = rng.integers(0, 2, count).astype(np.uint8)
+    padded = np.zeros((30, image.shape[1] + 60), np.float32)
+    padded[:, 30:-30] = image[5:35]
+    expected = np.zeros((count, 1, 24, 24), np.float32)
+    for index in range(count):
+        x0, x1 = math.floor(lefts[index] * scale) - 1, math.ceil(rights[index] * scale) + 1
+        origin = (x0 + x1) // 2 - 15
+        window = padded[:, origin + 30 : origin + 60].copy()
+        if masked[index]:
+            window[:, : max(x0 - origin, 0)] = 0.0
+            window[:, max(x1 - origin, 0) :] = 0.0
+        expected[index, 0] = cv2.resize(window, (24, 24), interpolation=cv2.INTER_AREA)
+    got = patches_kernel(image, lefts, rights, masked, scale, 5, 30, 24)
+    assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
+
+
+def test_area_table_sums_to_one() -> None:
+    """Every target pixel's weights cover it once (OpenCV's weights are an average)."""
+    for source, target in ((30, 24), (487, 370), (38, 29), (355, 271)):
+        to, of, weight = area_table_kernel(source, target)
+        sums = np.bincount(to, weights=weight.astype(np.float64), minlength=target)
+        np.testing.assert_allclose(sums, 1.0, atol=1e-6)
+        assert (np.diff(to) >= 0).all() and of.min() >= 0 and of.max() < source
