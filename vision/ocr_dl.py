@@ -58,9 +58,10 @@ from vision.segment import (
     _DROP_LEVEL,
     _SOLID_MAX_WIDTH,
     Box,
+    Segmentation,
     _speck_area,
     ink_levels,
-    segment_line,
+    segmentation_readings,
 )
 
 __all__ = [
@@ -432,17 +433,35 @@ class CharCnnReader:
     def read_line(
         self, crop: npt.NDArray[np.uint8], *, px_per_mm: float, min_confidence: float | None = None
     ) -> LineRead:
-        """Read one line crop (see ``vision.ocr_types`` for its convention); one pass, so
-        ``min_confidence`` changes nothing.
+        """Read one line crop (see ``vision.ocr_types`` for its convention).
+
+        The segmenter's likelier reading is read first; when it leaves a character below
+        ``min_confidence`` (``None``: ``self.min_confidence``), the threshold the line will be
+        judged at, its other reading (dot grid or solid, when it has one) is read too, and the one
+        read with the higher mean log-confidence is kept, as the classical reader does. A faint,
+        soft dot-matrix line whose drops the solid reading cuts apart is read on its grid.
 
         Raises
         ------
         ValueError
             If ``crop`` or ``px_per_mm`` is not valid (see ``line_input``).
         """
+        stop_at = self.min_confidence if min_confidence is None else min_confidence
         line = line_input(crop, px_per_mm=px_per_mm)
         cap_px = line.cap_box[1]
-        segmentation = segment_line(crop, px_per_mm=px_per_mm, text_height_mm=cap_px / px_per_mm)
+        best: tuple[float, LineRead] | None = None
+        for reading in segmentation_readings(crop, px_per_mm=px_per_mm, text_height_mm=cap_px / px_per_mm):
+            read = self._read(line, reading(), cap_px)
+            score = _mean_log_confidence(read)
+            if best is None or score > best[0]:
+                best = (score, read)
+            if read.min_confidence >= stop_at:
+                break  # read with confidence throughout: keep it
+        assert best is not None  # segmentation_readings returns at least one
+        return best[1]
+
+    def _read(self, line: LineInput, segmentation: Segmentation, cap_px: int) -> LineRead:
+        """The line as read from one segmentation."""
         boxes, cells = segmentation.boxes, segmentation.cells
         if not boxes:
             return LineRead(chars=())
@@ -490,6 +509,13 @@ class CharCnnReader:
             if index in spaces:
                 chars.append(spaces[index])
         return LineRead(chars=tuple(chars))
+
+
+def _mean_log_confidence(read: LineRead) -> float:
+    """How sure a reading's characters are as a whole, as the classical reader scores its readings
+    (word gaps aside; a line with nothing read: surest)."""
+    confidences = [c.confidence for c in read.chars if c.char != " "]
+    return float(np.mean(np.log(np.maximum(confidences, 1e-12)))) if confidences else 0.0
 
 
 _Ink = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int64]]

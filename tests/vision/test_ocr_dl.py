@@ -308,3 +308,39 @@ class TestLineInput:
         rng = np.random.default_rng(1007)
         crop = np.clip(rng.normal(180.0, 3.0, (38, 300)), 0, 255).astype(np.uint8)
         assert line_input(crop, px_per_mm=PX_PER_MM).image.max() < 0.35
+
+
+def test_a_faint_soft_dot_matrix_unit_is_read_on_its_grid() -> None:
+    """Recipe 2's 7x9 print, faint and soft (blur about 1.2 px): units whose solid segmentation cuts
+    a line into drops are read on the dot grid, every line as printed and at least 0.5 sure."""
+    recipe = RecipeBook.embedded().select(2)
+    layout, px_per_mm = recipe.print_layout, recipe.inspection.px_per_mm
+    seed = 777
+    serials = generate_serials(random.Random(seed), 73, length=12, alphabet=SERIAL_ALPHABET, exclude=set())
+    printer = Printer(
+        seed=seed, gtin=recipe.gtin, lot="SIM26B07", expiry_yymmdd="280430", serials=serials, defect_rate=0.0
+    )
+    rng = np.random.default_rng(seed)
+    reader = make_combination1_reader()
+    checked = 0
+    for index in range(72):
+        unit = printer.next_unit(index + 1)
+        frame = render_unit(unit, layout, px_per_mm=px_per_mm, rng=rng)
+        if index not in (33, 71):  # the two whose EXP and SN lines the solid reading cut into drops
+            continue
+        code = next(
+            read for read in read_datamatrix(frame, region=recipe.positions[0].code_region) if read.is_gs1
+        )
+        lines = print_lines(layout, **unit.printed_fields)
+        crops = extract_lines(
+            frame, corners=code.corners, layout=layout, expected_lines=lines, px_per_mm=px_per_mm
+        )
+        for crop, text in zip(crops, lines, strict=True):
+            read = reader.read_line(crop, px_per_mm=px_per_mm, min_confidence=0.5)
+            assert (read.text, read.min_confidence >= 0.5) == (text, True), (
+                index,
+                read.text,
+                read.min_confidence,
+            )
+        checked += 1
+    assert checked == 2

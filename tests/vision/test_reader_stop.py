@@ -1,8 +1,9 @@
 """Two-pass readers stop at the threshold the line is judged at, and the node passes them its own.
 
-The classical reader may segment a line two ways (dot-matrix and solid) and combination 2 may box
-a line two ways; each reads the second only when the first leaves a character below the threshold
-(``LineReader.read_line``'s ``min_confidence``). Counting the classifier's calls shows which ran.
+The classical reader and combination 1 may segment a line two ways (dot grid and solid) and
+combination 2 may box a line two ways; each reads the second only when the first leaves a
+character below the threshold (``LineReader.read_line``'s ``min_confidence``). Counting the
+classifier's (or the CNN's) calls shows which ran.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from simulator.text_samples import LineSample, line_samples
 from vision import pipeline
 from vision.feature_classifier import FeatureClassifier
 from vision.ocr import ClassicalReader, make_reader
-from vision.ocr_dl import SegNetReader
+from vision.ocr_dl import CharCnnReader, SegNetReader
 from vision.ocr_types import LineRead, LineReader
 from vision.onnx_models import load_model, recommended_threshold
 
@@ -36,6 +37,21 @@ class _CountingClassifier:
     def classify(self, features: npt.NDArray[np.float32]) -> Any:
         self.calls += 1
         return self._inner.classify(features)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _CountingModel:
+    """An ONNX model, counting its ``run`` calls."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.calls = 0
+
+    def run(self, inputs: Any) -> Any:
+        self.calls += 1
+        return self._inner.run(inputs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -65,12 +81,23 @@ def _reads(reader: LineReader, lines: list[LineSample], stop: float | None) -> l
     return [reader.read_line(s.image, px_per_mm=PX_PER_MM, min_confidence=stop) for s in lines]
 
 
-@pytest.mark.parametrize("build", [_classical, _combination2], ids=["classical", "combination2"])
+def _combination1(counter: _CountingModel) -> CharCnnReader:
+    return CharCnnReader(counter, min_confidence=recommended_threshold("charcnn"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "build", [_classical, _combination1, _combination2], ids=["classical", "combination1", "combination2"]
+)
 def test_a_low_threshold_stops_after_the_first_reading(build: Any, dot_lines: list[LineSample]) -> None:
     """At a threshold every first reading clears, no line is read a second way; at 1.0 some are."""
-    inner = make_reader("classical")
-    assert isinstance(inner, ClassicalReader)
-    low, high = _CountingClassifier(inner.classifier), _CountingClassifier(inner.classifier)
+    low: _CountingClassifier | _CountingModel
+    high: _CountingClassifier | _CountingModel
+    if build is _combination1:
+        low, high = _CountingModel(load_model("charcnn")), _CountingModel(load_model("charcnn"))
+    else:
+        inner = make_reader("classical")
+        assert isinstance(inner, ClassicalReader)
+        low, high = _CountingClassifier(inner.classifier), _CountingClassifier(inner.classifier)
     first = _reads(build(low), dot_lines, 1e-9)
     both = _reads(build(high), dot_lines, 1.0)
     # combination2 also asks the classifier once per line when two neighbours may be one glyph.
@@ -81,7 +108,7 @@ def test_a_low_threshold_stops_after_the_first_reading(build: Any, dot_lines: li
     assert len(first) == len(both) == len(dot_lines)
 
 
-@pytest.mark.parametrize("name", ["classical", "combination2"])
+@pytest.mark.parametrize("name", ["classical", "combination1", "combination2"])
 def test_no_threshold_is_the_readers_own(name: str, dot_lines: list[LineSample]) -> None:
     """``min_confidence=None`` reads exactly as the reader's own threshold does."""
     reader = make_reader(name)
