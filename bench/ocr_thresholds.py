@@ -85,8 +85,9 @@ def threshold_tables(
                     f"{len(good)} good units and {len(wrong)} wrong prints over four fonts, seed "
                     f"{CALIBRATION_SEED}; a unit passes when read as printed, no character below the "
                     "threshold and every character printed whole (completeness). Lines are read once, "
-                    "as at the model card's threshold: classical and combination2 read their second "
-                    "segmentation unless the first clears the card's (the node stops at its own).",
+                    "as at the model card's threshold: classical, combination1 and combination2 read "
+                    "their second segmentation unless the first clears the card's (the node stops at "
+                    "its own).",
                 ),
             )
         )
