@@ -108,23 +108,46 @@ def glyphs(samples: Sequence[LineSample], *, px_per_mm: float = PX_PER_MM) -> Gl
     gives a reject: 60 % of its box from a side drawn in turn, or its box merged with the next
     glyph's when no word gap lies between them.
     """
+    return _collect(
+        [
+            (
+                sample.image,
+                sample.text,
+                sample.font,
+                px_per_mm,
+                [box for box, char in zip(sample.boxes, sample.text, strict=True) if char != " "],
+            )
+            for sample in samples
+        ]
+    )
+
+
+def _collect(
+    lines: Sequence[tuple[npt.NDArray[np.uint8], str, str, float, Sequence[Box] | None]],
+) -> Glyphs:
+    """The glyphs of (image, text, font, px_per_mm, cells of the printed characters or None) lines:
+    the first segmentation with one box per printed character (each within its cell ±1 px, when
+    the cells are known) gives them, and one in three a reject (``_rejects``)."""
     features, labels, fonts, rejects = [], [], [], []
     used = 0
-    for number, sample in enumerate(samples):
-        text_height_mm = sample.image.shape[0] / px_per_mm - 2 * LINE_MARGIN_Y_MM
-        cells = [(box, char) for box, char in zip(sample.boxes, sample.text, strict=True) if char != " "]
-        for segmentation in segmentations(sample.image, px_per_mm=px_per_mm, text_height_mm=text_height_mm):
+    for number, (image, text, font, px_per_mm, cells) in enumerate(lines):
+        text_height_mm = image.shape[0] / px_per_mm - 2 * LINE_MARGIN_Y_MM
+        printed = [char for char in text if char != " "]
+        for segmentation in segmentations(image, px_per_mm=px_per_mm, text_height_mm=text_height_mm):
             boxes = segmentation.boxes
-            if len(boxes) == len(cells) and all(
-                cell[0] - 1 <= box[0] + box[2] / 2 <= cell[0] + cell[2] + 1
-                for box, (cell, _) in zip(boxes, cells, strict=True)
+            if len(boxes) == len(printed) and (
+                cells is None
+                or all(
+                    cell[0] - 1 <= box[0] + box[2] / 2 <= cell[0] + cell[2] + 1
+                    for box, cell in zip(boxes, cells, strict=True)
+                )
             ):
-                features.append(char_features(sample.image, boxes, levels=segmentation.levels))
-                labels += [CHARSET.index(char) for _, char in cells]
-                fonts += [FONTS.index(sample.font)] * len(cells)
-                parts = _rejects(boxes, _word_ends(sample.text), number)
+                features.append(char_features(image, boxes, levels=segmentation.levels))
+                labels += [CHARSET.index(char) for char in printed]
+                fonts += [FONTS.index(font)] * len(printed)
+                parts = _rejects(boxes, _word_ends(text), number)
                 if parts:
-                    rejects.append(char_features(sample.image, parts, levels=segmentation.levels))
+                    rejects.append(char_features(image, parts, levels=segmentation.levels))
                 used += 1
                 break
     empty = np.zeros((0, N_FEATURES), np.float32)
@@ -134,7 +157,7 @@ def glyphs(samples: Sequence[LineSample], *, px_per_mm: float = PX_PER_MM) -> Gl
         fonts=np.array(fonts, np.int64),
         rejects=np.concatenate(rejects) if rejects else empty,
         lines_used=used,
-        lines_left_out=len(samples) - used,
+        lines_left_out=len(lines) - used,
     )
 
 
@@ -222,33 +245,7 @@ def frame_glyphs(lines: Sequence[FrameLine]) -> Glyphs:
     """``glyphs`` of frame-cut lines, whose cells are not known: a line counts when one of its
     segmentations has exactly one box per printed character (the reader's characters are right
     99.9 % of the time on such lines, so a box matched to the wrong character is rare)."""
-    features, labels, fonts, rejects = [], [], [], []
-    used = 0
-    for number, line in enumerate(lines):
-        text_height_mm = line.image.shape[0] / line.px_per_mm - 2 * LINE_MARGIN_Y_MM
-        printed = [char for char in line.text if char != " "]
-        for segmentation in segmentations(
-            line.image, px_per_mm=line.px_per_mm, text_height_mm=text_height_mm
-        ):
-            boxes = segmentation.boxes
-            if len(boxes) == len(printed):
-                features.append(char_features(line.image, boxes, levels=segmentation.levels))
-                labels += [CHARSET.index(char) for char in printed]
-                fonts += [FONTS.index(line.font)] * len(printed)
-                parts = _rejects(boxes, _word_ends(line.text), number)
-                if parts:
-                    rejects.append(char_features(line.image, parts, levels=segmentation.levels))
-                used += 1
-                break
-    empty = np.zeros((0, N_FEATURES), np.float32)
-    return Glyphs(
-        features=np.concatenate(features) if features else empty,
-        labels=np.array(labels, np.int64),
-        fonts=np.array(fonts, np.int64),
-        rejects=np.concatenate(rejects) if rejects else empty,
-        lines_used=used,
-        lines_left_out=len(lines) - used,
-    )
+    return _collect([(line.image, line.text, line.font, line.px_per_mm, None) for line in lines])
 
 
 def _word_ends(text: str) -> set[int]:
