@@ -13,9 +13,10 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +26,7 @@ from vision.feature_classifier import FeatureClassifier
 from vision.ocr_types import LINE_MARGIN_Y_MM, CharRead, LineRead, LineReader
 from vision.segment import Box, Segmentation, segmentation_readings
 
-__all__ = ["CLASSICAL_MODEL", "READERS", "ClassicalReader", "make_reader"]
+__all__ = ["CLASSICAL_MODEL", "READERS", "ClassicalReader", "make_reader", "reading_score"]
 
 CLASSICAL_MODEL = Path(__file__).parent / "models" / "classical_features.npz"
 """The shipped feature classifier (``python -m vision.training.train_classical`` writes it, and its
@@ -58,6 +59,14 @@ _CUT_O_CONFIDENCE = 0.1
 
 _readers: dict[str, LineReader] = {}
 _readers_lock = threading.Lock()
+
+
+def reading_score(confidences: Sequence[float] | npt.NDArray[np.floating[Any]]) -> float:
+    """How sure one reading of a line is as a whole: the mean log-confidence of its characters (0 for
+    none). Two-pass readers keep the higher-scoring of their readings."""
+    if len(confidences) == 0:
+        return 0.0
+    return float(np.mean(np.log(np.maximum(confidences, 1e-12))))
 
 
 class ClassicalReader:
@@ -165,7 +174,7 @@ class ClassicalReader:
         indices, confidences = self._classifier.classify(features)
         cut = np.array([y + h >= crop.shape[0] for _, y, _, h in boxes]) & (indices == self._letter_o)
         confidences = np.where(cut, np.minimum(confidences, _CUT_O_CONFIDENCE), confidences)
-        score = float(np.mean(np.log(np.maximum(confidences, 1e-12))))
+        score = reading_score(confidences)
         return _Reading(
             boxes=boxes,
             indices=indices.tolist(),

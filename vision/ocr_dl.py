@@ -47,7 +47,7 @@ from vision.char_features import (
 )
 from vision.components import label_components
 from vision.feature_classifier import FeatureClassifier
-from vision.ocr import CLASSICAL_MODEL
+from vision.ocr import CLASSICAL_MODEL, reading_score
 from vision.ocr import _gaps as word_gaps  # one word-gap rule with the classical reader's
 from vision.ocr_types import CHARSET, LINE_MARGIN_Y_MM, CharRead, LineRead
 from vision.onnx_models import LINE_ROWS, OnnxModel, load_model, recommended_threshold
@@ -452,7 +452,7 @@ class CharCnnReader:
         best: tuple[float, LineRead] | None = None
         for reading in segmentation_readings(crop, px_per_mm=px_per_mm, text_height_mm=cap_px / px_per_mm):
             read = self._read(line, reading(), cap_px)
-            score = _mean_log_confidence(read)
+            score = reading_score([c.confidence for c in read.chars if c.char != " "])
             if best is None or score > best[0]:
                 best = (score, read)
             if read.min_confidence >= stop_at:
@@ -509,13 +509,6 @@ class CharCnnReader:
             if index in spaces:
                 chars.append(spaces[index])
         return LineRead(chars=tuple(chars))
-
-
-def _mean_log_confidence(read: LineRead) -> float:
-    """How sure a reading's characters are as a whole, as the classical reader scores its readings
-    (word gaps aside; a line with nothing read: surest)."""
-    confidences = [c.confidence for c in read.chars if c.char != " "]
-    return float(np.mean(np.log(np.maximum(confidences, 1e-12)))) if confidences else 0.0
 
 
 _Ink = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int64]]
@@ -684,7 +677,7 @@ class SegNetReader:
             boxes=boxes,
             classes=np.asarray(classes, np.int64),
             confidences=np.minimum(confidences, net),
-            score=float(np.mean(np.log(np.maximum(confidences, 1e-12)))),
+            score=reading_score(confidences),
         )
 
     def _doubt_splits(
